@@ -1,0 +1,74 @@
+import pytest
+
+from videossl.config import ConfigError, get_defaults, load_config
+
+
+def _write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_defaults_have_every_family():
+    cfg = get_defaults()
+    for family in ("DATA", "MASK", "TARGET", "MODEL", "SOLVER", "TRAIN", "TEST", "LOG", "LAUNCH"):
+        assert family in cfg, family
+
+
+def test_unknown_key_in_file_names_key_and_suggestion(tmp_path):
+    path = _write(tmp_path, "a.yaml", "SOLVER:\n  BASE_LRR: 0.1\n")
+    with pytest.raises(ConfigError) as e:
+        load_config([path])
+    assert "SOLVER.BASE_LRR" in str(e.value)
+    assert "SOLVER.BASE_LR'" in str(e.value)
+    assert "a.yaml" in str(e.value)
+
+
+def test_unknown_key_on_command_line(tmp_path):
+    with pytest.raises(ConfigError) as e:
+        load_config([], ["TRAIN.BATCHSIZE", "4"])
+    assert "TRAIN.BATCHSIZE" in str(e.value) and "TRAIN.BATCH_SIZE" in str(e.value)
+
+
+def test_base_inheritance_and_overrides(tmp_path):
+    _write(tmp_path, "base.yaml", "SOLVER:\n  BASE_LR: 0.5\n  MAX_EPOCH: 7\n")
+    child = _write(tmp_path, "child.yaml", "_BASE_: base.yaml\nSOLVER:\n  MAX_EPOCH: 9\n")
+    cfg = load_config([child], ["SOLVER.WEIGHT_DECAY", "0.1"])
+    assert cfg.SOLVER.BASE_LR == 0.5
+    assert cfg.SOLVER.MAX_EPOCH == 9
+    assert cfg.SOLVER.WEIGHT_DECAY == 0.1
+    assert cfg.is_frozen()
+
+
+def test_base_cycle_is_an_error(tmp_path):
+    _write(tmp_path, "a.yaml", "_BASE_: b.yaml\n")
+    b = _write(tmp_path, "b.yaml", "_BASE_: a.yaml\n")
+    with pytest.raises(ConfigError, match="inherits from itself"):
+        load_config([b])
+
+
+@pytest.mark.parametrize(
+    "opts, message",
+    [
+        (["DATA.TRAIN_CROP_SIZE", "100"], "TRAIN_CROP_SIZE"),
+        (["DATA.NUM_FRAMES", "7"], "NUM_FRAMES"),
+        (["MASK.RATIO", "1.0"], "MASK.RATIO"),
+        (["MASK.RATIO", "0.0"], "MASK.RATIO"),
+        (["TRAIN.BATCH_SIZE", "6", "NUM_GPUS", "4"], "world size"),
+        (["TARGET.WEIGHTS", "[1.0, 2.0]"], "TARGET.WEIGHTS"),
+    ],
+)
+def test_cross_field_rules(opts, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config([], opts)
+
+
+def test_bad_value_type_is_a_config_error():
+    with pytest.raises(ConfigError, match="SOLVER.MAX_EPOCH"):
+        load_config([], ["SOLVER.MAX_EPOCH", "'many'"])
+
+
+def test_section_given_a_value_is_an_error(tmp_path):
+    path = _write(tmp_path, "a.yaml", "SOLVER:\n  BASE_LR:\n    X: 1\n")
+    with pytest.raises(ConfigError, match="SOLVER.BASE_LR"):
+        load_config([path])

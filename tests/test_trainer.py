@@ -1,0 +1,135 @@
+import math
+import os
+
+import pytest
+import torch
+from torch import nn
+
+from videossl import checkpoint as ckpt
+from videossl.data.loader import make_loader
+from videossl.engine.guard import LossGuard, TrainingDiverged
+from videossl.engine.optim import build_optimizer, build_scheduler
+from videossl.engine.trainer import Trainer, TrainOptions
+
+
+class NoisyDataset(torch.utils.data.Dataset):
+    """Random 'augmentation' drawn from the global RNG, as real transforms do."""
+
+    def __len__(self):
+        return 24
+
+    def __getitem__(self, i):
+        x = torch.full((4,), float(i)) + torch.randn(4)
+        return {"video": x, "label": torch.tensor(i % 3)}
+
+
+class ToyObjective(nn.Module):
+    def __init__(self, explode_at=None):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+        self.drop = nn.Dropout(0.5)
+        self.calls = 0
+        self.explode_at = explode_at
+
+    def forward(self, batch):
+        self.calls += 1
+        logits = self.fc(self.drop(batch["video"]))
+        loss = nn.functional.cross_entropy(logits, batch["label"])
+        if self.explode_at is not None and self.calls == self.explode_at:
+            loss = loss * float("nan")
+        return {"loss_cls": loss}
+
+
+def make_trainer(out, *, max_epoch=2, iter_period=0, model=None, accum=1):
+    torch.manual_seed(0)
+    model = model or ToyObjective()
+    loader = make_loader(NoisyDataset(), batch_size=4, shuffle=True, drop_last=True, seed=3)
+    opt = build_optimizer(model, lr=0.1, weight_decay=0.05)
+    options = TrainOptions(
+        output_dir=str(out),
+        max_epoch=max_epoch,
+        accum_steps=accum,
+        checkpoint_iter_period=iter_period,
+        checkpoint_keep=0,
+        log_period=2,
+        seed=1,
+    )
+    trainer = Trainer(model, opt, None, loader, options, device=torch.device("cpu"))
+    trainer.scheduler = build_scheduler(
+        opt,
+        total_steps=trainer.steps_per_epoch * max_epoch,
+        warmup_steps=2,
+        min_lr=1e-4,
+        warmup_start_lr=1e-3,
+    )
+    return trainer
+
+
+def test_trains_and_writes_checkpoints_and_metrics(tmp_path):
+    trainer = make_trainer(tmp_path)
+    trainer.train()
+    files = ckpt.list_checkpoints(ckpt.checkpoint_dir(str(tmp_path)))
+    assert [os.path.basename(f) for f in files] == [
+        "checkpoint_e00001_i0000000.pyth",
+        "checkpoint_e00002_i0000000.pyth",
+    ]
+    lines = (tmp_path / "metrics.jsonl").read_text().strip().splitlines()
+    assert any('"phase": "train"' in line for line in lines)
+    assert trainer.global_step == 2 * trainer.steps_per_epoch
+
+
+def test_mid_epoch_resume_is_exact(tmp_path):
+    straight = make_trainer(tmp_path / "a")
+    straight.train()
+
+    first = make_trainer(tmp_path / "b", iter_period=2)
+    first.train()
+    directory = ckpt.checkpoint_dir(str(tmp_path / "b"))
+    # Pretend the run died right after the mid-epoch checkpoint of epoch 2, step 2.
+    for path in ckpt.list_checkpoints(directory):
+        if not path.endswith("checkpoint_e00001_i0000002.pyth"):
+            os.remove(path)
+    resumed = make_trainer(tmp_path / "b", iter_period=2)
+    assert resumed.resume()
+    assert (resumed.epoch, resumed.step_in_epoch) == (1, 2)
+    resumed.train()
+    for (n, p), (_, q) in zip(straight.model.named_parameters(), resumed.model.named_parameters()):
+        assert torch.equal(p, q), n
+    assert resumed.global_step == straight.global_step
+
+
+def test_resume_skips_a_truncated_checkpoint(tmp_path):
+    trainer = make_trainer(tmp_path, max_epoch=1)
+    trainer.train()
+    directory = ckpt.checkpoint_dir(str(tmp_path))
+    (tmp_path / "checkpoints" / "checkpoint_e00002_i0000000.pyth").write_bytes(b"garbage")
+    found = ckpt.newest_complete(directory)
+    assert found is not None and found[0].endswith("checkpoint_e00001_i0000000.pyth")
+
+
+def test_accumulation_counts_optimizer_steps(tmp_path):
+    trainer = make_trainer(tmp_path, max_epoch=1, accum=2)
+    trainer.train()
+    assert trainer.steps_per_epoch == 3  # 6 micro-batches / 2
+    assert trainer.global_step == 3
+
+
+def test_nan_loss_rolls_back_and_continues(tmp_path, caplog):
+    model = ToyObjective(explode_at=9)
+    trainer = make_trainer(tmp_path, max_epoch=2, model=model)
+    trainer.train()
+    assert trainer.guard.rollbacks == 1
+    assert "rolled back" in caplog.text
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_guard_stops_after_repeated_failures():
+    guard = LossGuard(factor=10.0, window=4, max_rollbacks=1)
+    for v in (1.0, 1.1, 0.9):
+        assert not guard.is_bad(v)
+        guard.accept(v)
+    assert guard.is_bad(50.0)
+    assert guard.is_bad(math.inf)
+    guard.record_rollback(50.0, "here")
+    with pytest.raises(TrainingDiverged, match="TRAIN.LOSS_GUARD_MAX_ROLLBACKS"):
+        guard.record_rollback(50.0, "here")

@@ -1,0 +1,149 @@
+"""`tools/run_net.py`: PySlowFast's command line, on videossl."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from .config import ConfigError, load_config
+
+DESCRIPTION = """Train and/or test a videossl model from YAML configs.
+
+Each --cfg file is one job; several files run one after another (e.g. a pretraining config
+then a fine-tuning config that starts from its checkpoint). Overrides apply to every job and
+may be given after --opts or directly as trailing KEY VALUE pairs, as in PySlowFast.
+Re-running the same command resumes from the newest checkpoint in OUTPUT_DIR.
+"""
+
+EPILOG = """examples:
+  python tools/run_net.py --cfg configs/demo/pretrain_maskfeat.yaml configs/demo/finetune.yaml
+  python tools/run_net.py --cfg configs/kinetics/MVITv2_S_16x4_maskfeat_pt.yaml \\
+      DATA.PATH_TO_DATA_DIR /data/k400 NUM_GPUS 8 OUTPUT_DIR runs/pt
+  torchrun --nproc_per_node 8 tools/run_net.py --cfg CFG.yaml      (env:// rendezvous)
+  python tools/run_net.py --cfg CFG.yaml --init-method tcp://node0:9999 \\
+      --num-shards 2 --shard-id 0 NUM_GPUS 8                        (PySlowFast multi-node)
+"""
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="run_net.py",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--cfg",
+        "--cfg_file",
+        dest="cfg_files",
+        nargs="+",
+        required=True,
+        metavar="FILE",
+        help="config YAML file(s); each runs as its own job, in order",
+    )
+    parser.add_argument(
+        "--opts",
+        nargs=argparse.REMAINDER,
+        default=[],
+        metavar="KEY VALUE",
+        help="config overrides, e.g. SOLVER.BASE_LR 0.001 OUTPUT_DIR runs/x",
+    )
+    parser.add_argument(
+        "--init-method",
+        "--init_method",
+        dest="init_method",
+        default=None,
+        help="rendezvous URL for PySlowFast-style multi-node runs, e.g. tcp://host:9999",
+    )
+    parser.add_argument(
+        "--num-shards",
+        "--num_shards",
+        dest="num_shards",
+        type=int,
+        default=None,
+        help="number of nodes (machines) in the job",
+    )
+    parser.add_argument(
+        "--shard-id",
+        "--shard_id",
+        dest="shard_id",
+        type=int,
+        default=None,
+        help="this node's index in [0, num-shards)",
+    )
+    parser.add_argument("overrides", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    files = args.cfg_files
+    first_key = next((i for i, f in enumerate(files) if not f.endswith((".yaml", ".yml"))), None)
+    if first_key is not None:  # `--cfg a.yaml KEY VALUE ...`: the rest are overrides
+        args.cfg_files, args.overrides = files[:first_key], files[first_key:] + args.overrides
+        if not args.cfg_files:
+            parser.error(f"--cfg needs a .yaml file; got '{files[0]}'")
+    if args.overrides and args.overrides[0] == "--opts":
+        args.overrides = args.overrides[1:]
+    args.all_opts = list(args.overrides) + list(args.opts or [])
+    return args
+
+
+def _cli_overrides(args: argparse.Namespace) -> list[str]:
+    extra = []
+    if args.init_method:
+        extra += ["DISTRIBUTED.INIT_METHOD", args.init_method]
+    if args.num_shards is not None:
+        extra += ["NUM_SHARDS", str(args.num_shards)]
+    if args.shard_id is not None:
+        extra += ["SHARD_ID", str(args.shard_id)]
+    return extra
+
+
+def _worker(cfg) -> dict[str, Any]:
+    from .engine.job import run_job
+
+    return run_job(cfg)
+
+
+def _launched_externally() -> bool:
+    """torchrun (WORLD_SIZE) or srun without torchrun (SLURM_NTASKS > 1)."""
+    return "WORLD_SIZE" in os.environ or int(os.environ.get("SLURM_NTASKS", "1")) > 1
+
+
+def run_config(cfg) -> dict[str, Any] | None:
+    from .distributed import init_distributed, launch
+
+    if _launched_externally():
+        init_distributed(timeout_s=cfg.DISTRIBUTED.TIMEOUT_S, backend=cfg.DISTRIBUTED.BACKEND)
+        return _worker(cfg)
+    if cfg.NUM_GPUS * cfg.NUM_SHARDS == 1:
+        return _worker(cfg)
+    launch(
+        _worker,
+        (cfg,),
+        procs_per_node=cfg.NUM_GPUS,
+        num_shards=cfg.NUM_SHARDS,
+        shard_id=cfg.SHARD_ID,
+        init_method=cfg.DISTRIBUTED.INIT_METHOD,
+        backend=cfg.DISTRIBUTED.BACKEND,
+        timeout_s=cfg.DISTRIBUTED.TIMEOUT_S,
+    )
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    opts = args.all_opts + _cli_overrides(args)
+    try:
+        cfgs = [load_config([path], opts) for path in args.cfg_files]
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for path, cfg in zip(args.cfg_files, cfgs):
+        results = run_config(cfg)
+        for tag, res in ((results or {}).get("test") or {}).items():
+            if "top1" in res:
+                print(
+                    f"[{os.path.basename(path)}] {tag}: top-1 {res['top1']:.2f}  "
+                    f"top-5 {res['top5']:.2f}  ({int(res['num_videos'])} videos)"
+                )
+    return 0

@@ -1,0 +1,23 @@
+"""SOLVER: optimiser and learning-rate schedule."""
+
+from fvcore.common.config import CfgNode
+
+
+def add_defaults(cfg: CfgNode) -> None:
+    cfg.SOLVER = CfgNode()
+    cfg.SOLVER.OPTIMIZER = "adamw"
+    # Learning rate for REFERENCE_BATCH clips; scaled linearly to the global batch.
+    cfg.SOLVER.BASE_LR = 1e-4
+    cfg.SOLVER.REFERENCE_BATCH = 256
+    cfg.SOLVER.MIN_LR = 1e-6
+    cfg.SOLVER.WARMUP_START_LR = 1e-6
+    cfg.SOLVER.WARMUP_EPOCHS = 10.0
+    cfg.SOLVER.MAX_EPOCH = 300
+    cfg.SOLVER.WEIGHT_DECAY = 0.05
+    cfg.SOLVER.BETAS = [0.9, 0.999]
+    cfg.SOLVER.LAYER_DECAY = 1.0
+    # Gradient clipping by global norm (0 = off).
+    cfg.SOLVER.CLIP_GRAD = 0.0
+    # Micro-batches accumulated per optimiser step.
+    cfg.SOLVER.ACCUM_STEPS = 1
+    cfg.SOLVER.FUSED = True

@@ -1,0 +1,326 @@
+"""The training loop: AMP, gradient accumulation, clipping, EMA, checkpoints, exact resume.
+
+The trainer knows nothing about objectives: the model's forward takes a batch dict and
+returns a dict of losses; every entry whose key starts with "loss" is summed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+
+from .. import checkpoint as ckpt
+from ..data.sampler import _mix
+from ..distributed import all_reduce_mean, get_rank, get_world_size, is_main_process
+from ..logs import MetricWriter
+from . import preemption
+from .guard import LossGuard
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainOptions:
+    """Everything about a run that is not an object."""
+
+    output_dir: str
+    max_epoch: int
+    accum_steps: int = 1
+    clip_grad: float = 0.0
+    amp: str = ""  # "", "bf16" or "fp16"
+    ema_decay: float = 0.0
+    checkpoint_period: int = 1
+    checkpoint_iter_period: int = 0
+    checkpoint_keep: int = 3
+    log_period: int = 10
+    seed: int = 0
+    max_iters_per_epoch: int = 0
+    eval_period: int = 0
+    config_yaml: str = ""
+
+
+def to_device(batch: Any, device: torch.device) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(to_device(v, device) for v in batch)
+    return batch
+
+
+def autocast(device: torch.device, amp: str):
+    if not amp:
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if amp == "bf16" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+class Trainer:
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scheduler: Any,
+        loader: torch.utils.data.DataLoader,
+        options: TrainOptions,
+        *,
+        device: torch.device,
+        guard: LossGuard | None = None,
+        metrics: MetricWriter | None = None,
+        eval_fn: Callable[[int], dict] | None = None,
+    ) -> None:
+        self.model = model
+        self.optimizer = optimizer
+        self.scheduler = scheduler
+        self.loader = loader
+        self.opt = options
+        self.device = device
+        self.guard = guard or LossGuard()
+        self.metrics = metrics or MetricWriter(options.output_dir)
+        self.eval_fn = eval_fn
+        self.scaler = torch.amp.GradScaler(device.type, enabled=options.amp == "fp16")
+        self.ema = None
+        if options.ema_decay > 0:
+            from timm.utils import ModelEmaV3
+
+            self.ema = ModelEmaV3(model, decay=options.ema_decay)
+        self.ddp = model
+        if get_world_size() > 1:
+            ids = [device.index] if device.type == "cuda" else None
+            self.ddp = DistributedDataParallel(
+                model,
+                device_ids=ids,
+                find_unused_parameters=getattr(model, "find_unused_parameters", False),
+            )
+        micro = len(loader) if hasattr(loader, "__len__") else 0
+        self.steps_per_epoch = max(micro // options.accum_steps, 1)
+        if options.max_iters_per_epoch > 0:
+            self.steps_per_epoch = min(self.steps_per_epoch, options.max_iters_per_epoch)
+        self.epoch = 0  # completed epochs
+        self.step_in_epoch = 0  # optimiser steps completed in the current epoch
+        self.global_step = 0
+        self.ckpt_dir = ckpt.checkpoint_dir(options.output_dir)
+
+    # ---- checkpoints -------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "ema": self.ema.module.state_dict() if self.ema is not None else None,
+            "epoch": self.epoch,
+            "step_in_epoch": self.step_in_epoch,
+            "global_step": self.global_step,
+            "guard": self.guard.state_dict(),
+            "world_size": get_world_size(),
+            "cfg": self.opt.config_yaml,
+        }
+
+    def save_checkpoint(self) -> str | None:
+        """Rank 0 writes the state as of the last completed optimiser step."""
+        if not is_main_process():
+            return None
+        path = os.path.join(self.ckpt_dir, ckpt.checkpoint_name(self.epoch, self.step_in_epoch))
+        ckpt.save_atomic(self.state_dict(), path)
+        ckpt.prune(self.ckpt_dir, self.opt.checkpoint_keep)
+        logger.info("Saved checkpoint %s", path)
+        return path
+
+    def load_state(self, state: dict[str, Any], *, position: bool = True) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scaler.load_state_dict(state["scaler"])
+        if self.ema is not None and state.get("ema") is not None:
+            self.ema.module.load_state_dict(state["ema"])
+        if position:
+            self.scheduler.load_state_dict(state["scheduler"])
+            self.epoch = state["epoch"]
+            self.step_in_epoch = state["step_in_epoch"]
+            self.global_step = state["global_step"]
+            self.guard.load_state_dict(state.get("guard", {}))
+
+    def resume(self) -> bool:
+        """Continue from the newest complete checkpoint in the output folder, if any."""
+        found = ckpt.newest_complete(self.ckpt_dir)
+        if found is None:
+            return False
+        path, state = found
+        if state.get("world_size", 1) != get_world_size():
+            logger.warning(
+                "Resuming %s written with world size %s on world size %s: the data order "
+                "after the checkpoint will differ.",
+                path,
+                state.get("world_size"),
+                get_world_size(),
+            )
+        self.load_state(state)
+        logger.info(
+            "Resumed from %s (epoch %d, step %d of the next epoch)",
+            path,
+            self.epoch,
+            self.step_in_epoch,
+        )
+        return True
+
+    # ---- the loop ----------------------------------------------------------------------
+    def train(self) -> dict[str, float]:
+        """Train until `max_epoch` epochs are complete; returns the last epoch's mean losses."""
+        preemption.register(self.save_checkpoint)
+        summary: dict[str, float] = {}
+        try:
+            while self.epoch < self.opt.max_epoch:
+                summary = self.train_epoch()
+                self.epoch += 1
+                self.step_in_epoch = 0
+                if self.epoch % self.opt.checkpoint_period == 0 or self.epoch == self.opt.max_epoch:
+                    self.save_checkpoint()
+                if self.eval_fn and self.opt.eval_period and self.epoch % self.opt.eval_period == 0:
+                    self.eval_fn(self.epoch)
+        finally:
+            preemption.register(None)
+        self.metrics.close()
+        return summary
+
+    def _position_loader(self) -> None:
+        sampler = self.loader.sampler
+        per_step = self.loader.batch_size * self.opt.accum_steps
+        sampler.set_epoch(self.epoch, self.step_in_epoch * per_step)
+
+    def train_epoch(self) -> dict[str, float]:
+        self.ddp.train()
+        self._position_loader()
+        accum = self.opt.accum_steps
+        sums: dict[str, float] = {}
+        count = 0
+        t_data = time.perf_counter()
+        micro = 0
+        data_time = 0.0
+        t_start = time.perf_counter()
+        for batch in self.loader:
+            if self.step_in_epoch >= self.steps_per_epoch:
+                break
+            data_time += time.perf_counter() - t_data
+            micro_index = self.step_in_epoch * accum + micro
+            torch.manual_seed(_mix(self.opt.seed, self.epoch, micro_index, get_rank()))
+            losses = self._micro_step(to_device(batch, self.device), last=micro == accum - 1)
+            micro += 1
+            if losses is None:  # bad loss: rolled back, skip to the next step
+                micro = 0
+                self.step_in_epoch += 1
+                self.global_step += 1
+                continue
+            for k, v in losses.items():
+                sums[k] = sums.get(k, 0.0) + v
+            count += 1
+            if micro < accum:
+                continue
+            micro = 0
+            with preemption.deferred_signals():
+                self._optimizer_step()
+            if self.global_step % self.opt.log_period == 0:
+                self._log(losses, batch, data_time, t_start)
+                data_time, t_start = 0.0, time.perf_counter()
+            if self.opt.checkpoint_iter_period and (
+                self.global_step % self.opt.checkpoint_iter_period == 0
+            ):
+                self.save_checkpoint()
+            t_data = time.perf_counter()
+        summary = {k: v / max(count, 1) for k, v in sums.items()}
+        self.metrics.write(
+            {"phase": "train_epoch", "epoch": self.epoch + 1, **summary}, step=self.global_step
+        )
+        logger.info("Epoch %d/%d done: %s", self.epoch + 1, self.opt.max_epoch, _fmt(summary))
+        return summary
+
+    def _micro_step(self, batch: dict, *, last: bool) -> dict[str, float] | None:
+        sync = last or get_world_size() == 1
+        ctx = contextlib.nullcontext() if sync else self.ddp.no_sync()
+        with ctx:
+            with autocast(self.device, self.opt.amp):
+                losses = self.ddp(batch)
+            total = sum(v for k, v in losses.items() if k.startswith("loss"))
+            value = float(all_reduce_mean(total.detach().float()))
+            if self.guard.is_bad(value):
+                self._rollback(value)
+                return None
+            self.guard.accept(value)
+            self.scaler.scale(total / self.opt.accum_steps).backward()
+        out = {k: float(v.detach()) for k, v in losses.items()}
+        out["loss"] = value
+        return out
+
+    def _optimizer_step(self) -> None:
+        if self.opt.clip_grad > 0:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.opt.clip_grad)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.ema is not None:
+            self.ema.update(self.model, step=self.global_step)
+        self.step_in_epoch += 1
+        self.global_step += 1
+        self.scheduler.step_update(num_updates=self.global_step)
+
+    def _rollback(self, value: float) -> None:
+        where = f"epoch {self.epoch + 1} step {self.step_in_epoch}"
+        self.guard.record_rollback(value, where)
+        self.optimizer.zero_grad(set_to_none=True)
+        found = ckpt.newest_complete(self.ckpt_dir)
+        if found is None:
+            logger.warning(
+                "Bad loss %s at %s; no checkpoint yet, skipping the batch.", value, where
+            )
+            return
+        self.load_state(found[1], position=False)
+        logger.warning(
+            "Bad loss %s at %s: rolled back the weights to %s and skipped ahead (%d/%d).",
+            value,
+            where,
+            found[0],
+            self.guard.rollbacks,
+            self.guard.max_rollbacks,
+        )
+
+    def _log(self, losses: dict[str, float], batch: dict, data_time: float, t_start: float) -> None:
+        elapsed = time.perf_counter() - t_start
+        clips = _batch_len(batch) * self.opt.log_period * self.opt.accum_steps * get_world_size()
+        record = {
+            "phase": "train",
+            "epoch": self.epoch + 1,
+            "iter": self.step_in_epoch,
+            "global_step": self.global_step,
+            "lr": self.optimizer.param_groups[0]["lr"],
+            **losses,
+            "clips_per_s": clips / max(elapsed, 1e-9),
+            "data_time_frac": data_time / max(elapsed, 1e-9),
+        }
+        self.metrics.write(record, step=self.global_step)
+        logger.info(
+            "epoch %d step %d/%d %s lr %.3g %.1f clips/s",
+            self.epoch + 1,
+            self.step_in_epoch,
+            self.steps_per_epoch,
+            _fmt(losses),
+            record["lr"],
+            record["clips_per_s"],
+        )
+
+
+def _batch_len(batch: Any) -> int:
+    video = batch.get("video") if isinstance(batch, dict) else None
+    return int(video.shape[0]) if isinstance(video, torch.Tensor) else 1
+
+
+def _fmt(values: dict[str, float]) -> str:
+    return " ".join(f"{k} {v:.4g}" for k, v in values.items() if math.isfinite(v))

@@ -1,0 +1,64 @@
+"""Logging set-up: console + text file on rank 0, JSON-lines metrics, optional TensorBoard."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from typing import Any
+
+from .distributed import get_rank, is_main_process
+
+_FORMAT = "[%(asctime)s %(levelname)s %(name)s] %(message)s"
+
+
+def setup_logging(output_dir: str | None = None) -> None:
+    """INFO on rank 0 (console and OUTPUT_DIR/log.txt), warnings only on other ranks."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_videossl", False):
+            root.removeHandler(handler)
+    level = logging.INFO if is_main_process() else logging.WARNING
+    root.setLevel(level)
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stdout)]
+    if output_dir and is_main_process():
+        os.makedirs(output_dir, exist_ok=True)
+        handlers.append(logging.FileHandler(os.path.join(output_dir, "log.txt")))
+    fmt = _FORMAT if get_rank() == 0 else f"[rank {get_rank()}] " + _FORMAT
+    for handler in handlers:
+        handler.setFormatter(logging.Formatter(fmt, datefmt="%H:%M:%S"))
+        handler._videossl = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+
+
+class MetricWriter:
+    """Writes metrics as JSON lines (and to TensorBoard when asked), on rank 0 only."""
+
+    def __init__(self, output_dir: str, *, tensorboard: bool = False) -> None:
+        self.path = os.path.join(output_dir, "metrics.jsonl")
+        self._tb = None
+        if not is_main_process():
+            return
+        os.makedirs(output_dir, exist_ok=True)
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._tb = SummaryWriter(os.path.join(output_dir, "tensorboard"))
+
+    def write(self, record: dict[str, Any], *, step: int | None = None) -> None:
+        if not is_main_process():
+            return
+        record = {"time": round(time.time(), 3), **record}
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self._tb is not None and step is not None:
+            prefix = record.get("phase", "train")
+            for key, value in record.items():
+                if isinstance(value, (int, float)) and key not in ("time", "epoch", "iter"):
+                    self._tb.add_scalar(f"{prefix}/{key}", value, step)
+
+    def close(self) -> None:
+        if self._tb is not None:
+            self._tb.close()

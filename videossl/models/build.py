@@ -1,0 +1,118 @@
+"""Builders: the only place in `models/` that reads the config."""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+from fvcore.common.config import CfgNode
+from torch import nn
+
+from ..masking import build_masker, draw_running_cell_masks
+from ..targets import build_targets
+from .decoder import MAEDecoder
+from .heads import ClassificationHead, MaskFeatHead
+from .objectives import MAE, Classifier, MaskFeat
+from .registry import ENCODERS, OBJECTIVES
+
+logger = logging.getLogger(__name__)
+
+
+def build_encoder(cfg: CfgNode) -> nn.Module:
+    if cfg.MODEL.ARCH not in ENCODERS:
+        raise KeyError(
+            f"MODEL.ARCH='{cfg.MODEL.ARCH}' is not a known encoder family; "
+            f"choose one of {sorted(k for k, _ in ENCODERS)}."
+        )
+    return ENCODERS.get(cfg.MODEL.ARCH)(cfg)
+
+
+def build_model(cfg: CfgNode) -> nn.Module:
+    """The objective named by MODEL.OBJECTIVE, with its encoder, head/decoder and targets."""
+    if cfg.MODEL.OBJECTIVE not in OBJECTIVES:
+        raise KeyError(
+            f"MODEL.OBJECTIVE='{cfg.MODEL.OBJECTIVE}' is unknown; "
+            f"choose one of {sorted(k for k, _ in OBJECTIVES)}."
+        )
+    model = OBJECTIVES.get(cfg.MODEL.OBJECTIVE)(cfg)
+    params = sum(p.numel() for p in model.parameters())
+    logger.info("Built %s/%s: %.2fM parameters", cfg.MODEL.OBJECTIVE, cfg.MODEL.ARCH, params / 1e6)
+    return model
+
+
+def _input_shape(cfg: CfgNode) -> tuple[int, int, int]:
+    size = cfg.DATA.TRAIN_CROP_SIZE
+    return cfg.DATA.NUM_FRAMES, size, size
+
+
+@OBJECTIVES.register("maskfeat")
+def build_maskfeat(cfg: CfgNode) -> nn.Module:
+    encoder = build_encoder(cfg)
+    targets = build_targets(cfg)
+    head = MaskFeatHead(encoder.embed_dim, {name: t.dim for name, (t, _) in targets.items()})
+    return MaskFeat(encoder=encoder, head=head, targets=targets, masker=build_masker(cfg))
+
+
+@OBJECTIVES.register("mae")
+def build_mae(cfg: CfgNode) -> nn.Module:
+    encoder = build_encoder(cfg)
+    targets = build_targets(cfg)
+    if len(targets) != 1:
+        raise ValueError("MAE predicts one target: set TARGET.NAMES to ['pixel'].")
+    ((target, _),) = targets.values()
+    decoder = MAEDecoder(
+        grid=encoder.output_grid(*_input_shape(cfg)),
+        encoder_dim=encoder.embed_dim,
+        decoder_dim=cfg.MODEL.DECODER_DIM,
+        depth=cfg.MODEL.DECODER_DEPTH,
+        num_heads=cfg.MODEL.DECODER_HEADS,
+        out_dim=target.dim,
+    )
+    decoder_masker = None
+    if cfg.MASK.DECODER_TYPE == "running_cell":
+
+        def decoder_masker(mask: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
+            keep = draw_running_cell_masks(mask.shape[0], grid, device=mask.device)
+            return mask & keep.flatten(1)
+
+    elif cfg.MASK.DECODER_TYPE:
+        raise ValueError(f"MASK.DECODER_TYPE='{cfg.MASK.DECODER_TYPE}': use '' or 'running_cell'.")
+    return MAE(
+        encoder=encoder,
+        decoder=decoder,
+        target=target,
+        masker=build_masker(cfg),
+        decoder_masker=decoder_masker,
+    )
+
+
+def build_criterion_and_mixup(cfg: CfgNode):
+    """Soft-target cross-entropy with timm's Mixup/CutMix when enabled, else (smoothed) CE."""
+    if cfg.TRAIN.MIXUP > 0 or cfg.TRAIN.CUTMIX > 0:
+        from timm.data import Mixup
+        from timm.loss import SoftTargetCrossEntropy
+
+        mixup = Mixup(
+            mixup_alpha=cfg.TRAIN.MIXUP,
+            cutmix_alpha=cfg.TRAIN.CUTMIX,
+            label_smoothing=cfg.MODEL.LABEL_SMOOTHING,
+            num_classes=cfg.MODEL.NUM_CLASSES,
+        )
+        return SoftTargetCrossEntropy(), mixup
+    return nn.CrossEntropyLoss(label_smoothing=cfg.MODEL.LABEL_SMOOTHING), None
+
+
+@OBJECTIVES.register("classification")
+def build_classifier(cfg: CfgNode) -> nn.Module:
+    encoder = build_encoder(cfg)
+    head = ClassificationHead(
+        encoder.embed_dim,
+        cfg.MODEL.NUM_CLASSES,
+        pool=cfg.MODEL.POOL,
+        num_prefix_tokens=encoder.num_prefix_tokens,
+        fc_norm=cfg.MODEL.FC_NORM,
+        dropout=cfg.MODEL.DROPOUT,
+        init_scale=cfg.MODEL.HEAD_INIT_SCALE,
+    )
+    criterion, mixup = build_criterion_and_mixup(cfg)
+    return Classifier(encoder=encoder, head=head, criterion=criterion, mixup=mixup)

@@ -1,0 +1,163 @@
+"""Objectives: compositions of an encoder, a head or decoder, targets, a masker and a loss.
+
+Each objective's `forward(batch)` returns a dict of losses (keys starting with "loss" are
+summed by the engine) and `predict(batch)` returns what evaluators need.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ..masking import upsample_mask
+from ..targets.losses import masked_mse
+
+# (batch_size, input_shape (T, H, W), *, device) -> bool mask [B, t, h, w] on the unit grid.
+Masker = Callable[..., torch.Tensor]
+
+
+def _prefixed(patterns, prefix: str):
+    if isinstance(patterns, str):
+        return patterns.replace("^", f"^{prefix}", 1) if patterns.startswith("^") else patterns
+    if isinstance(patterns, (list, tuple)):
+        out = []
+        for p in patterns:
+            if isinstance(p, tuple):
+                out.append((_prefixed(p[0], prefix), p[1]))
+            else:
+                out.append(_prefixed(p, prefix))
+        return out
+    return patterns
+
+
+class _EncoderObjective(nn.Module):
+    """Shared plumbing: weight-decay exclusions and layer groups come from the encoder."""
+
+    encoder: nn.Module
+
+    def no_weight_decay(self) -> set[str]:
+        inner = getattr(self.encoder, "no_weight_decay", lambda: set())()
+        names = {f"encoder.{n}" for n in inner}
+        names |= {n for n, _ in self.named_parameters() if "mask_token" in n}
+        return names
+
+    def group_matcher(self, coarse: bool = False) -> dict:
+        inner = self.encoder.group_matcher(coarse=coarse)
+        return {k: _prefixed(v, r"encoder\.") for k, v in inner.items()}
+
+
+def _unit_to_grid(mask: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
+    """Upsample a unit-grid mask [B,t,h,w] to `grid`, which it must divide evenly."""
+    factor = tuple(g // m for g, m in zip(grid, mask.shape[1:]))
+    if any(g % m for g, m in zip(grid, mask.shape[1:])):
+        raise ValueError(f"Mask grid {tuple(mask.shape[1:])} does not divide token grid {grid}.")
+    return upsample_mask(mask, factor) if factor != (1, 1, 1) else mask
+
+
+class MaskFeat(_EncoderObjective):
+    """Mask cubes, substitute a mask token, predict each target on the masked tokens."""
+
+    def __init__(
+        self,
+        *,
+        encoder: nn.Module,
+        head: nn.Module,
+        targets: dict[str, tuple[Callable[[torch.Tensor], torch.Tensor], float]],
+        masker: Masker,
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.head = head  # tokens [B,N,C] -> {name: [B,N,D_name]}
+        self.targets = targets
+        self.masker = masker
+
+    def forward(self, batch: dict) -> dict[str, torch.Tensor]:
+        video = batch["video"]  # [B,3,T,H,W]
+        shape = tuple(video.shape[2:])
+        mask = batch.get("mask")
+        if mask is None:
+            mask = self.masker(video.shape[0], shape, device=video.device)
+        tokens = self.encoder(video, mask=mask)[:, self.encoder.num_prefix_tokens :]
+        preds = self.head(tokens)  # {name: [B,N,D]}
+        grid = self.encoder.output_grid(*shape)
+        token_mask = _unit_to_grid(mask, grid).flatten(1)  # [B,N]
+        losses = {}
+        for name, (target_fn, weight) in self.targets.items():
+            with torch.no_grad():
+                target = target_fn(video.float())  # [B,N,D]
+            losses[f"loss_{name}"] = weight * masked_mse(preds[name].float(), target, token_mask)
+        return losses
+
+
+class MAE(_EncoderObjective):
+    """Drop most tokens, encode the visible ones, decode, predict normalised pixels."""
+
+    def __init__(
+        self,
+        *,
+        encoder: nn.Module,
+        decoder: nn.Module,
+        target: Callable[[torch.Tensor], torch.Tensor],
+        masker: Masker,
+        decoder_masker: Callable[..., torch.Tensor] | None = None,
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+        self.target = target
+        self.masker = masker
+        self.decoder_masker = decoder_masker  # (mask [B,N], grid) -> decode_mask [B,N]
+
+    def forward(self, batch: dict) -> dict[str, torch.Tensor]:
+        video = batch["video"]
+        shape = tuple(video.shape[2:])
+        grid = self.encoder.output_grid(*shape)
+        mask = batch.get("mask")
+        if mask is None:
+            mask = self.masker(video.shape[0], shape, device=video.device)
+        mask = _unit_to_grid(mask, grid).flatten(1)  # [B,N]
+        latent = self.encoder.forward_visible(video, mask)[:, self.encoder.num_prefix_tokens :]
+        decode_mask = mask
+        if self.decoder_masker is not None:
+            decode_mask = self.decoder_masker(mask, grid)
+        pred = self.decoder(latent, mask, decode_mask)  # [B,N_dec,D]
+        with torch.no_grad():
+            target = self.target(video.float())  # [B,N,D]
+        target = target[decode_mask].reshape(pred.shape)
+        return {"loss_pixel": ((pred.float() - target) ** 2).mean()}
+
+
+class Classifier(_EncoderObjective):
+    """Encoder + classification head; Mixup/CutMix and soft targets in training."""
+
+    def __init__(
+        self,
+        *,
+        encoder: nn.Module,
+        head: nn.Module,
+        criterion: nn.Module,
+        mixup: Callable | None = None,
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.head = head
+        self.criterion = criterion
+        self.mixup = mixup
+
+    def forward(self, batch: dict) -> dict[str, torch.Tensor]:
+        video, label = batch["video"], batch["label"]
+        if self.mixup is not None:
+            b, c, t, h, w = video.shape
+            flat, label = self.mixup(video.reshape(b, c * t, h, w), label)
+            video = flat.reshape(b, c, t, h, w)
+        logits = self.head(self.encoder(video))
+        return {"loss_cls": self.criterion(logits.float(), label)}
+
+    def predict(self, batch: dict) -> dict[str, torch.Tensor]:
+        return {"logits": self.head(self.encoder(batch["video"]))}
+
+    def features(self, video: torch.Tensor) -> torch.Tensor:
+        """Pooled features before the classifier, [B,C]."""
+        return self.head.pool_features(self.encoder(video))
