@@ -141,9 +141,12 @@ def main(argv: list[str] | None = None) -> int:
     for path, cfg in zip(args.cfg_files, cfgs):
         results = run_config(cfg)
         for tag, res in ((results or {}).get("test") or {}).items():
+            name = os.path.basename(path)
             if "top1" in res:
                 print(
-                    f"[{os.path.basename(path)}] {tag}: top-1 {res['top1']:.2f}  "
+                    f"[{name}] {tag}: top-1 {res['top1']:.2f}  "
                     f"top-5 {res['top5']:.2f}  ({int(res['num_videos'])} videos)"
                 )
+            if "mAP" in res:
+                print(f"[{name}] {tag}: frame mAP@0.5 {res['mAP']:.2f}")
     return 0

@@ -13,9 +13,12 @@ def _check(ok: bool, message: str) -> None:
 
 
 def encoder_patch(cfg: CfgNode) -> tuple[int, int]:
-    """(temporal, spatial) patch of the encoder's token grid."""
+    """(temporal, spatial) stride that the input must be divisible by.
+
+    ViT: the tubelet. MViTv2: its conv stem (stride 2x4x4; later poolings round up).
+    """
     if cfg.MODEL.ARCH == "mvit":
-        return 2, 16
+        return 2, 4
     return cfg.VIT.TUBELET_SIZE, cfg.VIT.PATCH_SIZE
 
 
@@ -32,6 +35,14 @@ def validate(cfg: CfgNode) -> None:
         cfg.DATA.NUM_FRAMES % pt == 0,
         f"DATA.NUM_FRAMES={cfg.DATA.NUM_FRAMES} must be divisible by the temporal patch {pt}.",
     )
+    if cfg.MODEL.OBJECTIVE in ("maskfeat", "mae"):
+        unit = cfg.MASK.UNIT
+        crop = cfg.DATA.TRAIN_CROP_SIZE
+        _check(
+            cfg.DATA.NUM_FRAMES % unit[0] == 0 and crop % unit[1] == 0 and crop % unit[2] == 0,
+            f"MASK.UNIT={list(unit)} must divide DATA.NUM_FRAMES={cfg.DATA.NUM_FRAMES} and "
+            f"DATA.TRAIN_CROP_SIZE={crop}.",
+        )
     _check(0.0 < cfg.MASK.RATIO < 1.0, f"MASK.RATIO={cfg.MASK.RATIO} must be in (0, 1).")
     _check(
         len(cfg.TARGET.NAMES) == len(cfg.TARGET.WEIGHTS),

@@ -13,7 +13,7 @@ from .. import checkpoint as ckpt
 from ..config import save_config
 from ..data.build import build_dataset, collate
 from ..data.loader import make_loader
-from ..distributed import barrier, get_local_rank, get_rank, get_world_size, is_main_process
+from ..distributed import get_local_rank, get_rank, get_world_size, is_main_process
 from ..logs import MetricWriter, setup_logging
 from ..models.build import build_model
 from .evaluate import run_evaluation
@@ -38,15 +38,6 @@ def per_rank_batch(total: int, key: str) -> int:
             f"{key}={total} is the global batch and must be divisible by the world size {world}."
         )
     return total // world
-
-
-def prepare_data(cfg: CfgNode) -> None:
-    """Write the built-in demo data when a demo config's lists are missing (rank 0)."""
-    if cfg.DATA.DEMO and is_main_process():
-        from ..data.demo import ensure_demo_dataset
-
-        ensure_demo_dataset(cfg.DATA.PATH_TO_DATA_DIR)
-    barrier()
 
 
 def _loader(cfg: CfgNode, dataset, *, train: bool, batch: int):
@@ -93,7 +84,9 @@ def train(cfg: CfgNode, model: torch.nn.Module, device: torch.device) -> dict[st
         model,
         lr=lr,
         weight_decay=cfg.SOLVER.WEIGHT_DECAY,
+        name=cfg.SOLVER.OPTIMIZER,
         betas=tuple(cfg.SOLVER.BETAS),
+        momentum=cfg.SOLVER.MOMENTUM,
         layer_decay=cfg.SOLVER.LAYER_DECAY,
         fused=cfg.SOLVER.FUSED,
     )
@@ -194,7 +187,6 @@ def run_job(cfg: CfgNode) -> dict[str, Any]:
     if is_main_process():
         os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
         save_config(cfg, os.path.join(cfg.OUTPUT_DIR, "config.yaml"))
-    prepare_data(cfg)
     torch.manual_seed(cfg.RNG_SEED)
     device = select_device()
     model = build_model(cfg).to(device)

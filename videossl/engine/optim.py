@@ -21,26 +21,32 @@ def build_optimizer(
     *,
     lr: float,
     weight_decay: float,
+    name: str = "adamw",
     betas: tuple[float, float] = (0.9, 0.999),
+    momentum: float = 0.9,
     layer_decay: float | None = None,
     fused: bool = True,
 ) -> torch.optim.Optimizer:
-    """AdamW with no weight decay on norms, biases, position embeddings and tokens.
+    """AdamW (or timm optimizer `name`); no weight decay on norms, biases, embeddings, tokens.
 
     The model's `no_weight_decay()` names the tokens/embeddings; 1-D parameters (norms,
     biases) are excluded automatically. `layer_decay` < 1 scales each layer's rate by
     `layer_decay ** (num_layers - layer)` using the model's `group_matcher`.
     """
-    kwargs = {}
-    params_on_device = next(iter(model.parameters())).device.type
-    if fused and params_on_device in ("cuda", "cpu"):
+    kwargs: dict = {}
+    name = name.lower()
+    if name in ("adamw", "adam", "lamb", "adamp", "nadamw"):
+        kwargs["betas"] = tuple(betas)
+    else:
+        kwargs["momentum"] = momentum
+    device = next(iter(model.parameters())).device.type
+    if fused and name in ("adamw", "adam") and device in ("cuda", "cpu"):
         kwargs["fused"] = True
     return create_optimizer_v2(
         model,
-        opt="adamw",
+        opt=name,
         lr=lr,
         weight_decay=weight_decay,
-        betas=tuple(betas),
         layer_decay=layer_decay if layer_decay and layer_decay < 1.0 else None,
         **kwargs,
     )

@@ -69,10 +69,13 @@ def build_mae(cfg: CfgNode) -> nn.Module:
         out_dim=target.dim,
     )
     decoder_masker = None
+    decoder_ratio = cfg.MASK.DECODER_RATIO
     if cfg.MASK.DECODER_TYPE == "running_cell":
 
         def decoder_masker(mask: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
-            keep = draw_running_cell_masks(mask.shape[0], grid, device=mask.device)
+            keep = draw_running_cell_masks(
+                mask.shape[0], grid, keep_ratio=1.0 - decoder_ratio, device=mask.device
+            )
             return mask & keep.flatten(1)
 
     elif cfg.MASK.DECODER_TYPE:
@@ -116,3 +119,7 @@ def build_classifier(cfg: CfgNode) -> nn.Module:
     )
     criterion, mixup = build_criterion_and_mixup(cfg)
     return Classifier(encoder=encoder, head=head, criterion=criterion, mixup=mixup)
+
+
+# Objectives defined in their own modules register themselves on import.
+from . import ava_objective, linear_probe  # noqa: E402, F401

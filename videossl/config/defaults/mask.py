@@ -18,7 +18,7 @@ def add_defaults(cfg: CfgNode) -> None:
     cfg.MASK.ASPECT_RANGE = [0.3, 3.3333]
     # Draw masks in the loader workers (the sequential cube masker) instead of on the device.
     cfg.MASK.IN_LOADER = False
-    # VideoMAE v2 decoder masking ("" = off, "run_cell"); DECODER_RATIO is VideoMAE v2's
+    # VideoMAE v2 decoder masking ("" = off, "running_cell"); DECODER_RATIO is VideoMAE v2's
     # decoder_mask_ratio: the fraction of tokens the decoder does NOT reconstruct.
     cfg.MASK.DECODER_TYPE = ""
     cfg.MASK.DECODER_RATIO = 0.5

@@ -5,7 +5,9 @@ from fvcore.common.config import CfgNode
 
 def add_defaults(cfg: CfgNode) -> None:
     cfg.SOLVER = CfgNode()
+    # Any timm optimizer name: "adamw" (default), "sgd" (momentum SOLVER.MOMENTUM), "lamb", ...
     cfg.SOLVER.OPTIMIZER = "adamw"
+    cfg.SOLVER.MOMENTUM = 0.9
     # Learning rate for REFERENCE_BATCH clips; scaled linearly to the global batch.
     cfg.SOLVER.BASE_LR = 1e-4
     cfg.SOLVER.REFERENCE_BATCH = 256

@@ -1,0 +1,214 @@
+"""AVA frame mAP: hand-made cases with known AP, and an independent reference implementation."""
+
+import math
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from videossl.engine.ava_eval import (
+    FrameBoxes,
+    frame_map,
+    match_frame,
+    read_csv,
+    read_exclusions,
+    read_label_map,
+    voc_average_precision,
+    write_detections_csv,
+)
+
+LABEL_MAP = (
+    Path(__file__).resolve().parents[2]
+    / "shared"
+    / "data"
+    / "ava_action_list_v2.1_for_activitynet_2018.pbtxt"
+)
+
+A = (0.1, 0.1, 0.4, 0.6)
+B = (0.5, 0.2, 0.9, 0.9)
+C = (0.0, 0.7, 0.2, 1.0)  # overlaps neither A nor B
+
+
+def frames(rows):
+    """rows: (video, ts, box, label[, score]) -> {key: FrameBoxes}."""
+    out = {}
+    for row in rows:
+        out.setdefault((row[0], row[1]), FrameBoxes()).add(row[2], row[3], *row[4:])
+    return out
+
+
+def test_perfect_detections_give_one():
+    gt = frames([("v", 902, A, 1), ("v", 902, B, 3), ("w", 903, A, 3)])
+    det = frames([("v", 902, A, 1, 0.9), ("v", 902, B, 3, 0.8), ("w", 903, A, 3, 0.7)])
+    result = frame_map(gt, det, {1, 3})
+    assert result.mean_ap == pytest.approx(1.0)
+    assert result.per_class == {1: pytest.approx(1.0), 3: pytest.approx(1.0)}
+
+
+def test_no_detections_give_zero():
+    gt = frames([("v", 902, A, 1)])
+    assert frame_map(gt, {}, {1}).mean_ap == 0.0
+
+
+def test_duplicate_detection_is_false_positive():
+    gt = frames([("v", 902, A, 1), ("v", 902, B, 1)])
+    det = frames([("v", 902, A, 1, 0.9), ("v", 902, A, 1, 0.8), ("v", 902, B, 1, 0.7)])
+    # ranks: TP, FP (duplicate), TP -> precision 1, 1/2, 2/3 at recall 1/2, 1/2, 1
+    # interpolated AP = 1/2 * 1 + 1/2 * 2/3
+    assert frame_map(gt, det, {1}).mean_ap == pytest.approx(0.5 + 1 / 3)
+
+
+def test_known_ap_on_ranked_list():
+    # ranked tp flags: F T T F T with 3 GT -> precision 0, 1/2, 2/3, 1/2, 3/5
+    # recall 0, 1/3, 2/3, 2/3, 1; interpolated AP = 1/3*2/3 + 1/3*2/3 + 1/3*3/5
+    scores = np.array([0.95, 0.9, 0.6, 0.5, 0.4])
+    tp = np.array([False, True, True, False, True])
+    expected = 2 / 9 + 2 / 9 + 1 / 5
+    assert voc_average_precision(scores, tp, 3) == pytest.approx(expected)
+    # same list built from boxes on three keyframes
+    gt = frames([("v", 1, A, 2), ("v", 2, A, 2), ("v", 3, B, 2)])
+    det = frames(
+        [
+            ("v", 1, C, 2, 0.95),
+            ("v", 1, A, 2, 0.9),
+            ("v", 2, A, 2, 0.6),
+            ("v", 2, B, 2, 0.5),
+            ("v", 3, B, 2, 0.4),
+        ]
+    )
+    assert frame_map(gt, det, {2}).mean_ap == pytest.approx(expected)
+
+
+def test_excluded_timestamp_is_ignored():
+    gt = frames([("v", 902, A, 1), ("v", 905, B, 1)])
+    det = frames([("v", 902, A, 1, 0.9), ("v", 905, C, 1, 0.99)])
+    assert frame_map(gt, det, {1}).mean_ap < 1.0
+    assert frame_map(gt, det, {1}, excluded={("v", 905)}).mean_ap == pytest.approx(1.0)
+
+
+def test_class_outside_label_map_is_ignored():
+    gt = frames([("v", 902, A, 1), ("v", 902, B, 2)])
+    det = frames([("v", 902, A, 1, 0.9), ("v", 902, C, 2, 0.99)])
+    result = frame_map(gt, det, {1, 7})
+    assert set(result.per_class) == {1, 7}
+    assert math.isnan(result.per_class[7])  # no ground truth: left out of the mean
+    assert result.mean_ap == pytest.approx(1.0)
+
+
+def test_detection_tries_only_its_best_ground_truth():
+    # D overlaps G1 best (already claimed) and G2 above 0.5: the official rule makes it a FP
+    g1, g2 = (0.0, 0.0, 1.0, 1.0), (0.0, 0.0, 1.0, 0.8)
+    det = np.array([g1, (0.0, 0.0, 1.0, 0.95)])
+    tp = match_frame(det, np.array([g1, g2]), 0.5)
+    assert tp.tolist() == [True, False]
+
+
+def test_capacity_keeps_top_scores_per_frame():
+    gt = frames([("v", 1, A, 1)])
+    det = frames([("v", 1, C, 1, 0.9), ("v", 1, A, 1, 0.5)])
+    assert frame_map(gt, det, {1}, capacity=1).mean_ap == 0.0
+    assert frame_map(gt, det, {1}, capacity=2).mean_ap == pytest.approx(0.5)
+
+
+def reference_map(gt_rows, det_rows, classes, thr=0.5):
+    """Independent: global ranking, plain-python IoU, AP = sum over TPs of interpolated P."""
+
+    def iou(a, b):
+        w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+        h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+        inter = w * h
+        union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+        return inter / union if union > 0 else 0.0
+
+    aps = []
+    for c in classes:
+        gts = [(v, t, b) for v, t, b, lab in gt_rows if lab == c]
+        if not gts:
+            continue
+        dets = sorted([r for r in det_rows if r[3] == c], key=lambda r: -r[4])
+        taken = set()
+        flags = []
+        for v, t, b, _, _ in dets:
+            cands = [i for i, g in enumerate(gts) if g[0] == v and g[1] == t]
+            if not cands:
+                flags.append(False)
+                continue
+            best = max(cands, key=lambda i: (iou(b, gts[i][2]), -i))
+            ok = iou(b, gts[best][2]) >= thr and best not in taken
+            if ok:
+                taken.add(best)
+            flags.append(ok)
+        precisions = [sum(flags[: k + 1]) / (k + 1) for k in range(len(flags))]
+        ap = sum(max(precisions[k:]) for k in range(len(flags)) if flags[k]) / len(gts)
+        aps.append(ap)
+    return sum(aps) / len(aps)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_matches_independent_reference(seed):
+    rng = random.Random(seed)
+
+    def rand_box():
+        x, y = rng.uniform(0, 0.6), rng.uniform(0, 0.6)
+        return (x, y, x + rng.uniform(0.1, 0.4), y + rng.uniform(0.1, 0.4))
+
+    gt_rows, det_rows = [], []
+    for v in ("a", "b"):
+        for t in range(902, 908):
+            people = [rand_box() for _ in range(rng.randint(0, 3))]
+            for p in people:
+                for c in rng.sample([1, 2, 3, 4], rng.randint(1, 2)):
+                    gt_rows.append((v, t, p, c))
+                for _ in range(3):  # jittered detections, some duplicates
+                    j = tuple(min(1.0, max(0.0, x + rng.gauss(0, 0.05))) for x in p)
+                    det_rows.append((v, t, j, rng.choice([1, 2, 3, 4]), rng.random()))
+            for _ in range(rng.randint(0, 2)):  # background boxes
+                det_rows.append((v, t, rand_box(), rng.choice([1, 2, 3]), rng.random()))
+    ours = frame_map(frames(gt_rows), frames(det_rows), {1, 2, 3, 4}).mean_ap
+    assert ours == pytest.approx(reference_map(gt_rows, det_rows, [1, 2, 3, 4]), abs=1e-9)
+    assert 0.0 < ours < 1.0
+
+
+def test_csv_round_trip_and_filters(tmp_path):
+    det = frames([("v", 902, A, 1, 0.9), ("v", 902, B, 5, 0.8), ("w", 1000, C, 1, 0.1)])
+    path = tmp_path / "det.csv"
+    write_detections_csv(str(path), det)
+    first = path.read_text().splitlines()[0]
+    assert first == "v,0902,0.100,0.100,0.400,0.600,1,0.900000"
+    back = read_csv(str(path), {1}, with_scores=True)
+    assert set(back) == {("v", 902), ("w", 1000)}
+    assert back[("v", 902)].labels == [1]
+    assert frame_map(back, det, {1}).mean_ap == pytest.approx(1.0)
+
+
+def test_malformed_rows_name_file_and_line(tmp_path):
+    path = tmp_path / "gt.csv"
+    path.write_text("v,0902,0.1,0.1,0.4,0.6,1,0\nv,0903,0.1,oops,0.4,0.6,1,0\n")
+    with pytest.raises(ValueError, match=r"gt.csv:2"):
+        read_csv(str(path), with_scores=False)
+    path.write_text("v,0902,0.1,0.1\n")
+    with pytest.raises(ValueError, match=r"gt.csv:1: expected"):
+        read_csv(str(path), with_scores=False)
+    excl = tmp_path / "excl.csv"
+    excl.write_text("v,0902\nv,abc\n")
+    with pytest.raises(ValueError, match=r"excl.csv:2"):
+        read_exclusions(str(excl))
+
+
+def test_label_map_has_60_classes():
+    if not LABEL_MAP.is_file():
+        pytest.skip(f"shared label map not found at {LABEL_MAP} (shared/ must sit beside repo)")
+    names = read_label_map(str(LABEL_MAP))
+    assert len(names) == 60
+    assert names[1] == "bend/bow (at the waist)"
+    assert 2 not in names  # "carry/hold" is not evaluated
+
+
+def test_label_map_errors(tmp_path):
+    bad = tmp_path / "map.pbtxt"
+    bad.write_text("nothing here")
+    with pytest.raises(ValueError, match="map.pbtxt"):
+        read_label_map(str(bad))
+    with pytest.raises(FileNotFoundError):
+        read_label_map(str(tmp_path / "missing.pbtxt"))

@@ -1,0 +1,110 @@
+"""Write PNG views of masks and HOG targets.
+
+    python tools/visualize.py masks --cfg CFG.yaml [--video PATH] --out DIR [--opts K V ...]
+    python tools/visualize.py hog   --cfg CFG.yaml [--video PATH] --out DIR [--opts K V ...]
+
+The clip is the first DATA.NUM_FRAMES frames of --video (decoded with PyAV, short side resized
+and centre-cropped to DATA.TEST_CROP_SIZE), or a synthetic moving square without --video.
+Subcommands live in COMMANDS (name -> (add_args, run)); a `recon` command plugs in there
+(videossl.visualize.plot_reconstruction + videossl.targets.denormalize_videomae_patches).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Callable, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import torch  # noqa: E402
+
+from videossl.config import load_config  # noqa: E402
+from videossl.masking import build_masker  # noqa: E402
+from videossl.targets import HOGTarget, hog_cells, target_patch_size  # noqa: E402
+from videossl.visualize import plot_hog, plot_masks, read_clip, synthetic_clip  # noqa: E402
+
+logger = logging.getLogger("visualize")
+
+
+def load_clip(cfg, video: str | None) -> torch.Tensor:
+    """[3,T,S,S] in [0,1] from --video or the synthetic clip."""
+    size, num = cfg.DATA.TEST_CROP_SIZE, cfg.DATA.NUM_FRAMES
+    return read_clip(video, num, size) if video else synthetic_clip(num, size)
+
+
+def normalise(frames: torch.Tensor, cfg) -> torch.Tensor:
+    """[3,T,H,W] in [0,1] -> [1,3,T,H,W] normalised with DATA.MEAN / DATA.STD."""
+    mean = torch.tensor(cfg.DATA.MEAN).view(3, 1, 1, 1)
+    std = torch.tensor(cfg.DATA.STD).view(3, 1, 1, 1)
+    return ((frames - mean) / std)[None]
+
+
+def add_masks_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--num-samples", type=int, default=3, help="masks drawn (rows)")
+
+
+def run_masks(cfg, args: argparse.Namespace) -> list[str]:
+    frames = load_clip(cfg, args.video)
+    masker = build_masker(cfg)
+    gen = torch.Generator().manual_seed(args.seed)
+    masks = masker(args.num_samples, tuple(frames.shape[1:]), generator=gen)
+    path = os.path.join(args.out, f"masks_{cfg.MASK.TYPE}.png")
+    title = f"{cfg.MASK.TYPE} mask, ratio {cfg.MASK.RATIO}, unit {tuple(cfg.MASK.UNIT)}"
+    return [plot_masks(frames, masks, path, title=title)]
+
+
+def add_hog_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-rows", type=int, default=4, help="temporal slices shown")
+
+
+def run_hog(cfg, args: argparse.Namespace) -> list[str]:
+    frames = load_clip(cfg, args.video)
+    target = HOGTarget(**HOGTarget.from_config(cfg, target_patch_size(cfg)))
+    hist = hog_cells(
+        normalise(frames, cfg),
+        cell_size=target.cell_size,
+        nbins=target.nbins,
+        frame_stride=target.frame_stride,
+        window=target.window,
+    )[0]
+    path = os.path.join(args.out, "hog.png")
+    return [plot_hog(frames, hist, path, target.cell_size, target.frame_stride, args.max_rows)]
+
+
+COMMANDS: dict[str, tuple[Callable, Callable]] = {
+    "masks": (add_masks_args, run_masks),
+    "hog": (add_hog_args, run_hog),
+}
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (add_args, _) in COMMANDS.items():
+        p = sub.add_parser(name)
+        p.add_argument("--cfg", action="append", default=[], help="YAML config (repeatable)")
+        p.add_argument("--video", default=None, help="video file (default: synthetic clip)")
+        p.add_argument("--out", required=True, help="output folder for the PNGs")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--opts", nargs=argparse.REMAINDER, default=[], help="KEY VALUE ...")
+        add_args(p)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> list[str]:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = parse_args(argv)
+    cfg = load_config(args.cfg, args.opts)
+    paths = COMMANDS[args.command][1](cfg, args)
+    for p in paths:
+        print(p)
+    return paths
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)

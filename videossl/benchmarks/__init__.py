@@ -1,0 +1,1 @@
+"""Benchmarks called by tools/benchmark.py (one module per subcommand)."""

@@ -1,0 +1,90 @@
+"""HOG target benchmark: fast scatter-free HOG vs the scatter-add reference.
+
+Called by tools/benchmark.py as the `hog` subcommand: `add_args(parser)`, `run(args) -> dict`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from typing import Callable
+
+import torch
+
+from videossl.targets.hog import hog_cells, hog_reference
+
+logger = logging.getLogger(__name__)
+
+
+def add_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--shape",
+        type=int,
+        nargs=5,
+        default=[2, 3, 16, 224, 224],
+        metavar=("B", "C", "T", "H", "W"),
+        help="input clip batch shape",
+    )
+    parser.add_argument(
+        "--devices", nargs="+", default=None, help="devices to time (default: cpu, and cuda if any)"
+    )
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs (median reported)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed runs first")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def _time(fn: Callable[[], torch.Tensor], device: torch.device, repeats: int, warmup: int):
+    """Median wall-clock milliseconds of fn() over `repeats` runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        times.append((time.perf_counter() - start) * 1000.0)
+    return sorted(times)[len(times) // 2]
+
+
+def run_device(
+    shape: list[int], device: torch.device, repeats: int, warmup: int, seed: int
+) -> dict:
+    """Time both implementations on one device and compare their outputs."""
+    gen = torch.Generator().manual_seed(seed)
+    video = torch.randn(*shape, generator=gen).to(device)
+    with torch.no_grad():
+        fast = hog_cells(video)
+        ref = hog_reference(video)
+        diff = (fast - ref).abs()
+        ms_fast = _time(lambda: hog_cells(video), device, repeats, warmup)
+        ms_ref = _time(lambda: hog_reference(video), device, repeats, warmup)
+    result = {
+        "device": str(device),
+        "shape": list(shape),
+        "ms_fast": round(ms_fast, 3),
+        "ms_reference": round(ms_ref, 3),
+        "ms_fast_per_clip": round(ms_fast / shape[0], 3),
+        "speedup": round(ms_ref / ms_fast, 2),
+        "max_abs_diff": float(diff.max()),
+        "cells_differing": int((diff.amax(dim=2) > 1e-5).sum()),
+        "equal": bool(torch.allclose(fast, ref, atol=1e-5, rtol=0)),
+    }
+    logger.info("hog %s", result)
+    return result
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Flat dict: `shape`, and per device `<device>_ms_fast`, `_ms_reference`, `_speedup`, ...
+
+    Devices: --devices, else cpu and (when available) cuda.
+    """
+    devices = args.devices or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
+    out: dict = {"shape": list(args.shape)}
+    for d in devices:
+        res = run_device(list(args.shape), torch.device(d), args.repeats, args.warmup, args.seed)
+        out.update({f"{d}_{k}": v for k, v in res.items() if k not in ("device", "shape")})
+    return out

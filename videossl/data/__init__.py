@@ -1,0 +1,1 @@
+"""Data: list files -> records, decoders, clip sampling, transforms, datasets, demo data."""

@@ -1,0 +1,220 @@
+"""VideoDataset: records -> decoded, sampled, transformed clips (shared by every video dataset).
+
+Items are dicts: ``video`` float32 [3,T,H,W] ([K,3,T,H,W] with K repeated samples in training),
+``label``/``index``/``view`` int64, ``valid`` bool. Every random draw of an item (clip position,
+augmentation, replacement video) comes from torch's global RNG: ``dataset[i]`` uses it as it is
+(the loader's SeededDataset seeds it per sample), ``dataset[(i, seed)]`` seeds it with ``seed``
+for this item only (the global state is restored afterwards).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+
+import torch
+
+from .decoders import DecodeError, open_video
+from .records import VideoRecord
+from .sampling import clip_indices, segment_indices
+from .transforms import test_view
+
+logger = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+
+
+def read_bad_report(path: str) -> list[tuple[str, str, str]]:
+    """Rows ``(split, path, reason)`` of a bad-file report (empty when it does not exist)."""
+    if not path or not os.path.isfile(path):
+        return []
+    with open(path) as f:
+        return [tuple(line.rstrip("\n").split("\t", 2)) for line in f if line.strip()]
+
+
+class VideoDataset(torch.utils.data.Dataset):
+    """Clips from a list of records.
+
+    Args:
+        records: the videos (or frame folders) and labels.
+        split: "train" (random clip, ``transform``, repeated samples), or "val"/"test"
+            (``num_temporal_views`` x ``num_spatial_crops`` deterministic views per video).
+        sampling: "clip" (``num_frames`` at ``sampling_rate``, resampled to ``target_fps``) or
+            "segment" (TSN-style, ``num_frames`` segments; SSv2).
+        transform: training transform, uint8 [T,H,W,3] -> float [3,T,H,W].
+        num_repeated: K > 1 decodes once and returns K augmented clips (training).
+        num_retries: attempts (other clips, then other videos) before an item fails.
+        bad_report: file that gets one ``split<TAB>path<TAB>reason`` line per failed decode.
+    """
+
+    def __init__(
+        self,
+        records: Sequence[VideoRecord],
+        *,
+        split: str,
+        transform: Callable[[torch.Tensor], torch.Tensor],
+        num_frames: int = 16,
+        sampling_rate: int = 4,
+        target_fps: float = 30.0,
+        sampling: str = "clip",
+        decoder: str = "pyav",
+        decoder_threads: int = 1,
+        decode_short_side: int = 0,
+        num_temporal_views: int = 1,
+        num_spatial_crops: int = 1,
+        test_crop_size: int = 224,
+        mean: Sequence[float] = (0.45, 0.45, 0.45),
+        std: Sequence[float] = (0.225, 0.225, 0.225),
+        num_repeated: int = 1,
+        num_retries: int = 10,
+        bad_report: str = "",
+    ) -> None:
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        if sampling not in ("clip", "segment"):
+            raise ValueError(f"sampling must be 'clip' or 'segment', got {sampling!r}")
+        if not records:
+            raise ValueError("VideoDataset needs at least one record")
+        self.records = list(records)
+        self.split, self.train = split, split == "train"
+        self.transform, self.sampling = transform, sampling
+        self.num_frames, self.sampling_rate, self.target_fps = num_frames, sampling_rate, target_fps
+        self.decoder, self.decoder_threads = decoder, decoder_threads
+        self.decode_short_side = decode_short_side
+        self.num_views = 1 if self.train else num_temporal_views
+        self.num_crops = 1 if self.train else num_spatial_crops
+        self.test_crop_size, self.mean, self.std = test_crop_size, tuple(mean), tuple(std)
+        self.num_repeated = num_repeated if self.train else 1
+        self.num_retries = max(1, num_retries)
+        self.bad_report = bad_report
+        self.failures = 0
+
+    # Attributes the evaluator uses.
+    @property
+    def num_videos(self) -> int:
+        return len(self.records)
+
+    @property
+    def labels(self) -> list[int]:
+        return [r.label for r in self.records]
+
+    @property
+    def paths(self) -> list[str]:
+        return [r.path for r in self.records]
+
+    def __len__(self) -> int:
+        return len(self.records) * self.num_views * self.num_crops
+
+    def _indices(self, num: int, fps: float, temporal_idx: int) -> list[int]:
+        if self.sampling == "segment":
+            return segment_indices(
+                num,
+                self.num_frames,
+                train=self.train,
+                offset_idx=max(temporal_idx, 0),
+                num_offsets=self.num_views,
+            )
+        return clip_indices(
+            num,
+            num_frames=self.num_frames,
+            sampling_rate=self.sampling_rate,
+            video_fps=fps,
+            target_fps=self.target_fps,
+            clip_idx=temporal_idx,
+            num_clips=self.num_views,
+        )
+
+    def load_frames(self, video_idx: int, temporal_idx: int) -> torch.Tensor:
+        """Decode the clip (uint8 [T,H,W,3]); ``temporal_idx`` -1 = random (global RNG)."""
+        record = self.records[video_idx]
+        with open_video(
+            record.path,
+            backend=self.decoder,
+            threads=self.decoder_threads,
+            short_side=self.decode_short_side,
+            start_frame=record.start_frame,
+            num_frames=record.num_frames,
+        ) as reader:
+            estimate = reader.num_frames
+            indices = self._indices(estimate, reader.fps, temporal_idx)
+            frames = reader.get_frames(indices)
+            if reader.num_frames < estimate and max(indices) >= reader.num_frames:
+                # The container over-reported its length: sample again within the real one.
+                frames = reader.get_frames(
+                    self._indices(reader.num_frames, reader.fps, temporal_idx)
+                )
+        return frames
+
+    def _fail(self, video_idx: int, error: Exception) -> None:
+        self.failures += 1
+        path = self.records[video_idx].path
+        reason = f"{type(error).__name__}: {error}".replace("\n", " ").replace("\t", " ")
+        logger.warning("Skipping %s (%s split): %s", path, self.split, reason)
+        if self.bad_report:
+            os.makedirs(os.path.dirname(os.path.abspath(self.bad_report)), exist_ok=True)
+            with open(self.bad_report, "a") as f:  # one short append per line: safe across workers
+                f.write(f"{self.split}\t{path}\t{reason}\n")
+
+    def _item(self, video, video_idx: int, view: int, valid: bool) -> dict:
+        return {
+            "video": video,
+            "label": torch.tensor(self.records[video_idx].label, dtype=torch.int64),
+            "index": torch.tensor(video_idx, dtype=torch.int64),
+            "view": torch.tensor(view, dtype=torch.int64),
+            "valid": torch.tensor(valid),
+        }
+
+    def _train_item(self, index: int) -> dict:
+        video_idx = index
+        for attempt in range(self.num_retries):
+            try:
+                frames = self.load_frames(video_idx, -1)
+            except (DecodeError, OSError, ValueError, RuntimeError) as e:
+                self._fail(video_idx, e)
+                # A file that cannot be opened is replaced now; others get one more clip first.
+                if (
+                    attempt > 0
+                    or "cannot open" in str(e)
+                    or not os.path.isfile(self.records[video_idx].path)
+                ):
+                    video_idx = int(torch.randint(len(self.records), ()))
+                continue
+            clips = [self.transform(frames) for _ in range(self.num_repeated)]
+            video = clips[0] if self.num_repeated == 1 else torch.stack(clips)
+            return self._item(video, video_idx, 0, True)
+        raise RuntimeError(
+            f"{self.num_retries} attempts to load a training clip failed (last: "
+            f"{self.records[video_idx].path}); too many unreadable videos? See the warnings and "
+            f"{self.bad_report or 'set a bad-file report path'}."
+        )
+
+    def _test_item(self, index: int) -> dict:
+        video_idx, view = divmod(index, self.num_views * self.num_crops)
+        temporal_idx, spatial_idx = divmod(view, self.num_crops)
+        try:
+            frames = self.load_frames(video_idx, temporal_idx)
+        except (DecodeError, OSError, ValueError, RuntimeError) as e:
+            self._fail(video_idx, e)
+            size = self.test_crop_size
+            zeros = torch.zeros(3, self.num_frames, size, size)
+            return self._item(zeros, video_idx, view, False)
+        video = test_view(
+            frames,
+            crop_size=self.test_crop_size,
+            spatial_idx=spatial_idx,
+            num_crops=self.num_crops,
+            mean=self.mean,
+            std=self.std,
+        )
+        return self._item(video, video_idx, view, True)
+
+    def __getitem__(self, key) -> dict:
+        index, seed = key if isinstance(key, tuple) else (key, None)
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} items")
+        if seed is None:
+            return self._train_item(index) if self.train else self._test_item(index)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return self._train_item(index) if self.train else self._test_item(index)

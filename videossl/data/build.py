@@ -1,0 +1,82 @@
+"""Dataset registry, ``build_dataset(cfg, split)`` and the batch ``collate``.
+
+A registered object is either a class with ``from_config(cfg, split)`` or a function
+``fn(cfg, split) -> Dataset``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from fvcore.common.config import CfgNode
+from fvcore.common.registry import Registry
+from torch.utils.data import Dataset
+
+from .folder import FolderDataset
+from .kinetics import KineticsDataset
+from .ssv2 import SSv2Dataset
+
+DATASETS = Registry("DATASETS")
+DATASETS.__doc__ = "Datasets by DATA.DATASET name; built with build_dataset(cfg, split)."
+
+
+def _build_ava(cfg: CfgNode, split: str) -> Dataset:
+    from .ava import build_ava_dataset
+
+    return build_ava_dataset(cfg, split)
+
+
+# fvcore registers under obj.__name__; _do_register sets the lower-case DATA.DATASET names.
+for _name, _obj in (
+    ("kinetics", KineticsDataset),
+    ("ssv2", SSv2Dataset),
+    ("folder", FolderDataset),
+    ("ava", _build_ava),
+):
+    DATASETS._do_register(_name, _obj)
+
+
+def build_dataset(cfg: CfgNode, split: str) -> Dataset:
+    """The ``split`` ("train", "val" or "test") of dataset ``cfg.DATA.DATASET``.
+
+    With ``cfg.DATA.DEMO`` set, the built-in demo data is written to DATA.PATH_TO_DATA_DIR
+    first when its lists are missing (Kinetics format)."""
+    if split not in ("train", "val", "test"):
+        raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
+    name = cfg.DATA.DATASET
+    if name not in DATASETS:
+        known = ", ".join(sorted(k for k, _ in DATASETS))
+        raise KeyError(f"DATA.DATASET={name!r} is not a registered dataset; use one of {known}.")
+    if cfg.DATA.DEMO and name == "kinetics":
+        from .demo import ensure_demo_dataset
+
+        ensure_demo_dataset(cfg.DATA.PATH_TO_DATA_DIR)
+    obj = DATASETS.get(name)
+    if hasattr(obj, "from_config"):
+        return obj.from_config(cfg, split)
+    return obj(cfg, split)
+
+
+def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Stack items into a batch. Items with K repeated samples (``video`` [K,3,T,H,W]) are
+    flattened to B*K clips, with the per-item fields repeated K times (sample-major)."""
+    if not items:
+        raise ValueError("collate got an empty list")
+    video = torch.stack([item["video"] for item in items])
+    batch: dict[str, Any] = {}
+    repeats = 1
+    if video.dim() == 6:  # [B,K,3,T,H,W]
+        repeats = video.shape[1]
+        video = video.flatten(0, 1)
+    batch["video"] = video
+    for key in items[0]:
+        if key == "video":
+            continue
+        values = [item[key] for item in items]
+        if isinstance(values[0], torch.Tensor):
+            stacked = torch.stack(values)
+            batch[key] = stacked.repeat_interleave(repeats, dim=0) if repeats > 1 else stacked
+        else:
+            batch[key] = [v for v in values for _ in range(repeats)]
+    return batch

@@ -1,0 +1,53 @@
+"""Config -> keyword arguments shared by the video datasets (builders only read cfg here)."""
+
+from __future__ import annotations
+
+import os
+
+from fvcore.common.config import CfgNode
+
+from .transforms import train_transform
+
+
+def transform_from_config(cfg: CfgNode, *, flip: bool | None = None):
+    """The training transform described by cfg.DATA (``flip`` overrides DATA.RANDOM_FLIP)."""
+    d = cfg.DATA
+    return train_transform(
+        crop_size=d.TRAIN_CROP_SIZE,
+        random_resized_crop=d.USE_RANDOM_RESIZED_CROP,
+        area_range=d.TRAIN_JITTER_SCALES_RELATIVE,
+        aspect_range=d.TRAIN_JITTER_ASPECT_RELATIVE,
+        jitter_scales=d.TRAIN_JITTER_SCALES,
+        flip=d.RANDOM_FLIP if flip is None else flip,
+        rand_augment=d.RAND_AUGMENT,
+        random_erasing=d.RANDOM_ERASING,
+        mean=d.MEAN,
+        std=d.STD,
+    )
+
+
+def dataset_kwargs(cfg: CfgNode, split: str, *, flip: bool | None = None) -> dict:
+    """VideoDataset keyword arguments for ``split`` from cfg.DATA and cfg.TEST."""
+    d = cfg.DATA
+    multi_view = split == "test" or (split == "val" and d.MULTI_VIEW_VAL)
+    report = d.BAD_FILE_REPORT
+    if report and not os.path.isabs(report):
+        report = os.path.join(cfg.OUTPUT_DIR, report)
+    return dict(
+        split=split,
+        transform=transform_from_config(cfg, flip=flip),
+        num_frames=d.NUM_FRAMES,
+        sampling_rate=d.SAMPLING_RATE,
+        target_fps=d.TARGET_FPS,
+        decoder=d.DECODER,
+        decoder_threads=d.DECODER_THREADS,
+        decode_short_side=d.DECODE_SHORT_SIDE,
+        num_temporal_views=cfg.TEST.NUM_ENSEMBLE_VIEWS if multi_view else 1,
+        num_spatial_crops=cfg.TEST.NUM_SPATIAL_CROPS if multi_view else 1,
+        test_crop_size=d.TEST_CROP_SIZE,
+        mean=d.MEAN,
+        std=d.STD,
+        num_repeated=d.NUM_REPEATED_SAMPLES,
+        num_retries=d.NUM_RETRIES,
+        bad_report=report,
+    )
