@@ -3,13 +3,15 @@
 `SlurmCluster.start()` installs Debian's packages when missing (slurmd slurmctld slurm-client
 munge slurmdbd mariadb-server), writes slurm.conf / slurmdbd.conf for one node on 127.0.0.1
 (CPUs=2, partition `debug`, select/cons_tres, proctrack/linuxproc, task/none, accounting through
-slurmdbd on port 6819) into a private state directory, starts munged, mariadbd, slurmdbd,
+slurmdbd on port 6819; JobRequeue=0, so only jobs that ask for --requeue can be requeued) into a
+private state directory, starts munged, mariadbd (private data directory and port), slurmdbd,
 slurmctld and slurmd in the foreground (so their pids are known), registers the cluster with
 sacctmgr and waits for the node to be idle. `stop()` cancels the cluster's jobs and stops exactly
 the daemons it started, by pid. Client commands find the cluster through `SLURM_CONF`, which
 `start()` sets in this process's environment (jobs and subprocesses inherit it).
 
-Run by hand: `python tests/slurm_cluster.py` starts a cluster and keeps it up until Ctrl-C.
+Run by hand: `python tests/slurm_cluster.py` starts a cluster and keeps it up until Ctrl-C or
+SIGTERM.
 """
 
 from __future__ import annotations
@@ -139,7 +141,7 @@ class SlurmCluster:
             "SchedulerType=sched/backfill\nJobAcctGatherType=jobacct_gather/none\n"
             "AccountingStorageType=accounting_storage/slurmdbd\n"
             f"AccountingStorageHost=127.0.0.1\nAccountingStoragePort={DBD_PORT}\n"
-            "JobRequeue=1\nReturnToService=2\nKillWait=5\nMinJobAge=600\nInactiveLimit=0\n"
+            "JobRequeue=0\nReturnToService=2\nKillWait=5\nMinJobAge=600\nInactiveLimit=0\n"
             f"NodeName={self.node} NodeAddr=127.0.0.1 CPUs={self.cpus} State=UNKNOWN\n"
             "PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP\n"
         )

@@ -1,3 +1,5 @@
+import logging
+
 import numpy as np
 import pytest
 import torch
@@ -55,7 +57,7 @@ def test_multi_view_positions(tmp_path):
     assert green_first[3] > green_first[0] + 40  # second temporal view starts later
 
 
-def test_broken_files_train_epoch_and_test_pass(tmp_path):
+def test_broken_files_train_epoch_and_test_pass(tmp_path, caplog):
     bad = ["zero.mp4", "trunc.mp4", "random.mp4", "missing.mp4"]
     write_set(tmp_path, 36, bad)
     (tmp_path / "zero.mp4").write_bytes(b"")
@@ -67,9 +69,17 @@ def test_broken_files_train_epoch_and_test_pass(tmp_path):
     batches = [collate([train[(i, i)] for i in range(s, s + 8)]) for s in range(0, 40, 8)]
     assert all(bool(b["valid"].all()) for b in batches)
     assert sum(len(b["label"]) for b in batches) == 40
+    with caplog.at_level(logging.INFO, logger="videossl.data.base"):
+        summary = train.failure_summary(epoch=0)
+    assert summary["failures"] >= 4 and summary["files"] == 4
+    assert {p.rsplit("/", 1)[1] for p in summary["paths"]} == set(bad)
+    lines = [r.getMessage() for r in caplog.records if "epoch 0 train data" in r.getMessage()]
+    assert len(lines) == 1 and "(4 files)" in lines[0]
+    assert train.failure_summary(epoch=1)["failures"] == 0  # only new failures count
     test = build_dataset(cfg, "test")
     valid = [bool(test[i]["valid"]) for i in range(len(test))]
     assert valid == [True] * 36 + [False] * 4
+    assert test.failure_summary() == {"failures": 4, "files": 4, "paths": summary["paths"]}
     rows = read_bad_report(str(tmp_path / "out" / "bad_videos.tsv"))
     reported = {path.rsplit("/", 1)[1] for _, path, _ in rows}
     assert reported == set(bad)
@@ -119,3 +129,15 @@ def test_same_clips_across_num_workers(tmp_path):
     assert len(runs[0]) == 2
     for x, y in zip(*runs):
         assert torch.equal(x, y)
+
+
+def test_failure_summary_counts_failures_in_loader_workers(tmp_path):
+    write_set(tmp_path, 3, ["missing.mp4"])
+    cfg = tiny_cfg(tmp_path, tmp_path / "out")
+    train = build_dataset(cfg, "train")
+    loader = torch.utils.data.DataLoader(train, batch_size=2, num_workers=1, collate_fn=collate)
+    assert sum(len(b["label"]) for b in loader) == 4
+    assert train.failures == 0  # the worker's counter never reaches this process
+    summary = train.failure_summary(epoch=0, log=False)
+    assert summary["files"] == 1 and summary["failures"] >= 1
+    assert summary["paths"][0].endswith("missing.mp4")

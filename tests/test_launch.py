@@ -70,7 +70,7 @@ def test_slurm_parameters_become_sbatch_flags(tmp_path):
     for flag in (
         "--nodes=2", "--ntasks-per-node=8", "--gpus-per-node=8", "--cpus-per-task=10",
         "--time=60", "--mem-per-gpu=40G", "--partition=learn", "--account=vision",
-        "--qos=high", "--signal=USR2@90",
+        "--qos=high", "--signal=USR2@90", "--requeue",
     ):  # fmt: skip
         assert flag in text, flag
 

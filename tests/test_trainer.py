@@ -3,41 +3,13 @@ import os
 
 import pytest
 import torch
-from torch import nn
+from toy import NoisyDataset, ToyObjective
 
 from videossl import checkpoint as ckpt
 from videossl.data.loader import make_loader
 from videossl.engine.guard import LossGuard, TrainingDiverged
 from videossl.engine.optim import build_optimizer, build_scheduler
 from videossl.engine.trainer import Trainer, TrainOptions
-
-
-class NoisyDataset(torch.utils.data.Dataset):
-    """Random 'augmentation' drawn from the global RNG, as real transforms do."""
-
-    def __len__(self):
-        return 24
-
-    def __getitem__(self, i):
-        x = torch.full((4,), float(i)) + torch.randn(4)
-        return {"video": x, "label": torch.tensor(i % 3)}
-
-
-class ToyObjective(nn.Module):
-    def __init__(self, explode_at=None):
-        super().__init__()
-        self.fc = nn.Linear(4, 3)
-        self.drop = nn.Dropout(0.5)
-        self.calls = 0
-        self.explode_at = explode_at
-
-    def forward(self, batch):
-        self.calls += 1
-        logits = self.fc(self.drop(batch["video"]))
-        loss = nn.functional.cross_entropy(logits, batch["label"])
-        if self.explode_at is not None and self.calls == self.explode_at:
-            loss = loss * float("nan")
-        return {"loss_cls": loss}
 
 
 def make_trainer(out, *, max_epoch=2, iter_period=0, model=None, accum=1):

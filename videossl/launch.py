@@ -83,6 +83,8 @@ def slurm_parameters(res: Resources) -> dict[str, Any]:
         "cpus_per_task": res.cpus_per_task,
         "time": res.time_min,
         "signal_delay_s": res.signal_delay_s,
+        # requeueable even where the cluster's JobRequeue=0
+        "additional_parameters": {"requeue": True},
     }
     if res.gpus_per_node > 0:
         params["gpus_per_node"] = res.gpus_per_node

@@ -88,7 +88,10 @@ class VideoDataset(torch.utils.data.Dataset):
         self.num_repeated = num_repeated if self.train else 1
         self.num_retries = max(1, num_retries)
         self.bad_report = bad_report
-        self.failures = 0
+        self.failures = 0  # decodes that failed in this process (not in loader workers)
+        self._summary_failures = 0
+        # Report rows written before this dataset existed belong to earlier runs.
+        self._report_offset = os.path.getsize(bad_report) if os.path.isfile(bad_report) else 0
 
     # Attributes the evaluator uses.
     @property
@@ -155,6 +158,43 @@ class VideoDataset(torch.utils.data.Dataset):
             os.makedirs(os.path.dirname(os.path.abspath(self.bad_report)), exist_ok=True)
             with open(self.bad_report, "a") as f:  # one short append per line: safe across workers
                 f.write(f"{self.split}\t{path}\t{reason}\n")
+
+    def failure_summary(self, epoch: int | None = None, *, log: bool = True) -> dict:
+        """Failed decodes of this split since the previous call (or since construction), in
+        every process: read from the bad-file report (workers append to it), else counted in
+        this process. Logs one line (a warning when anything failed) and returns
+        ``{"failures": n, "files": unique paths, "paths": sorted list}``. Call it once at
+        the end of each training epoch and after a test pass."""
+        paths: list[str] = []
+        if self.bad_report and os.path.isfile(self.bad_report):
+            with open(self.bad_report, "rb") as f:
+                f.seek(self._report_offset)
+                data = f.read()
+            complete = data.rfind(b"\n") + 1  # leave a line being written for the next call
+            self._report_offset += complete
+            for line in data[:complete].decode(errors="replace").splitlines():
+                fields = line.split("\t", 2)
+                if len(fields) == 3 and fields[0] == self.split:
+                    paths.append(fields[1])
+            count = len(paths)
+        else:
+            count = self.failures - self._summary_failures
+        self._summary_failures = self.failures
+        unique = sorted(set(paths))
+        where = f"epoch {epoch} " if epoch is not None else ""
+        if log and count:
+            logger.warning(
+                "%s%s data: %d failed decodes (%d files) were skipped%s; list in %s",
+                where,
+                self.split,
+                count,
+                len(unique),
+                "" if self.train else " and left out of the metrics",
+                self.bad_report or "(no DATA.BAD_FILE_REPORT set)",
+            )
+        elif log:
+            logger.info("%s%s data: no unreadable videos", where, self.split)
+        return {"failures": count, "files": len(unique), "paths": unique}
 
     def _item(self, video, video_idx: int, view: int, valid: bool) -> dict:
         return {

@@ -63,7 +63,17 @@ def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
     flattened to B*K clips, with the per-item fields repeated K times (sample-major)."""
     if not items:
         raise ValueError("collate got an empty list")
-    video = torch.stack([item["video"] for item in items])
+    videos = [item["video"] for item in items]
+    out = None
+    if torch.utils.data.get_worker_info() is not None:
+        # In a worker, stack straight into shared memory (as default_collate does): saves the
+        # copy that sending a regular tensor to the main process would make.
+        first = videos[0]
+        storage = first.untyped_storage()._new_shared(
+            len(videos) * first.numel() * first.element_size(), device=first.device
+        )
+        out = first.new(storage).view(len(videos), *first.shape)
+    video = torch.stack(videos, out=out)
     batch: dict[str, Any] = {}
     repeats = 1
     if video.dim() == 6:  # [B,K,3,T,H,W]

@@ -53,11 +53,24 @@ class VideoReader:
         self.close()
 
 
+# Codecs whose decoders drop exactly the frames no other frame references when asked to
+# (``skip_frame = "NONREF"``): skipping them cannot change any other decoded frame.
+SKIP_NONREF_CODECS = ("h264", "hevc")
+
+
 class PyAVReader(VideoReader):
-    """PyAV: seek to the keyframe before the clip and decode only up to its last frame."""
+    """PyAV: seek to the keyframe before the clip and decode only up to its last frame.
+
+    Speed (see docs/benchmarks.md): with one decoding thread, packets of frames the clip does
+    not need are decoded with ``skip_frame="NONREF"`` (H.264/HEVC drop them only when no other
+    frame references them), only the requested frames are converted to RGB, and one swscale
+    context is reused for all conversions. Any timestamp inconsistency falls back to a plain
+    decode from the keyframe, then from the start, then to counting frames.
+    """
 
     def __init__(self, path: str, *, threads: int = 1, short_side: int = 0) -> None:
         import av
+        from av.video.reformatter import VideoReformatter
 
         try:
             self.container = av.open(path)
@@ -70,8 +83,13 @@ class PyAVReader(VideoReader):
         if threads > 1:
             stream.thread_type = "AUTO"
             stream.codec_context.thread_count = threads
+        else:  # one core: no decoder threads at all (FFmpeg would start some per stream)
+            stream.codec_context.thread_count = 1
+        self.skip_nonref = threads <= 1 and stream.codec_context.name in SKIP_NONREF_CODECS
         self.stream = stream
         self.path = path
+        self.reformatter = VideoReformatter()
+        self.fresh = True  # nothing decoded yet: no seek needed to start at the beginning
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         self.fps = float(rate) if rate else 30.0
         self.start_pts = stream.start_time if stream.start_time is not None else 0
@@ -93,28 +111,53 @@ class PyAVReader(VideoReader):
             return 1
         return max(1, math.ceil(seconds * self.fps - 1e-3))
 
-    def _index(self, frame) -> int:
-        pts = frame.pts if frame.pts is not None else 0
-        return round((pts - self.start_pts) / self.ticks)
+    def _index(self, pts) -> int:
+        return round(((pts if pts is not None else 0) - self.start_pts) / self.ticks)
 
-    def _decode(self, wanted: set[int], first: int, last: int, mode: str) -> dict:
+    def _frames(self, wanted: set[int], seen: dict[int, int] | None):
+        """Decoded frames in presentation order. With ``seen`` (a dict, filled with the frame
+        index of every packet read), packets outside ``wanted`` are decoded with
+        skip_frame="NONREF"."""
+        if seen is None:
+            yield from self.container.decode(self.stream)
+            return
+        ctx = self.stream.codec_context
+        try:
+            for packet in self.container.demux(self.stream):
+                if packet.pts is None:  # the flush packet at the end
+                    ctx.skip_frame = "DEFAULT"
+                else:
+                    idx = self._index(packet.pts)
+                    seen[idx] = seen.get(idx, 0) + 1
+                    ctx.skip_frame = "DEFAULT" if idx in wanted else "NONREF"
+                yield from packet.decode()
+        finally:
+            ctx.skip_frame = "DEFAULT"
+
+    def _decode(self, wanted: set[int], first: int, last: int, mode: str, skip: bool) -> dict:
         """Frames (not converted) for ``wanted``, plus the last decoded frame under -2 and its
         index under -3. ``mode``: "seek" (index from pts after a keyframe seek), "pts" (from the
         start) or "count" (count frames from the start: exact for variable frame rates).
+        ``skip``: skip unneeded non-reference frames (pts modes only).
         Returns ``{-1: None}`` when pts-based indexing cannot be trusted."""
         if mode == "seek":
             target = int(self.start_pts + first * self.ticks)
             self.container.seek(target, stream=self.stream, backward=True, any_frame=False)
-        else:
+        elif not self.fresh:
             self.container.seek(self.start_pts, stream=self.stream, backward=True)
+        self.fresh = False
+        seen: dict[int, int] | None = {} if skip else None
         got: dict[int, object] = {}
-        prev, prev_idx = None, None
-        for count, frame in enumerate(self.container.decode(self.stream)):
-            idx = count if mode == "count" else self._index(frame)
+        prev, prev_idx, first_idx = None, None, None
+        for count, frame in enumerate(self._frames(wanted, seen)):
+            idx = count if mode == "count" else self._index(frame.pts)
+            if prev_idx is None:
+                first_idx = idx
             if mode != "count" and (
                 (prev_idx is None and mode == "seek" and idx > first)
                 or (prev_idx is None and mode == "pts" and idx != 0)
-                or (prev_idx is not None and idx != prev_idx + 1)
+                or (prev_idx is not None and not skip and idx != prev_idx + 1)
+                or (prev_idx is not None and skip and idx <= prev_idx)
             ):
                 return {-1: None}  # seek overshot, or gaps / duplicates in the timestamps
             if idx in wanted:
@@ -124,7 +167,17 @@ class PyAVReader(VideoReader):
                 break
         else:
             if prev is not None:  # end of stream: the real frame count is now known
+                if skip and prev_idx != max(seen, default=-1):
+                    return {-1: None}  # the real last frame may have been skipped
                 self.num_frames = prev_idx + 1
+        if skip and prev is not None:
+            # Every frame from the keyframe to the last one returned was read exactly once, and
+            # every requested frame in that span came out (i.e. only unneeded ones were skipped).
+            span = range(first_idx, prev_idx + 1)
+            if any(seen.get(i) != 1 for i in span) or any(
+                i not in got for i in wanted if i <= prev_idx
+            ):
+                return {-1: None}
         if prev is not None:
             got[-2], got[-3] = prev, prev_idx
         return got
@@ -134,25 +187,31 @@ class PyAVReader(VideoReader):
             raise ValueError("get_frames needs at least one index")
         wanted = {int(i) for i in indices}
         first, last = min(wanted), max(wanted)
+        start = "seek" if first > 0 else "pts"
+        attempts = [(start, False), ("pts", False), ("count", False)]
+        if self.skip_nonref:
+            attempts.insert(0, (start, True))
         try:
-            got = self._decode(wanted, first, last, "seek" if first > 0 else "pts")
-            if -1 in got:
-                got = self._decode(wanted, first, last, "pts")
-            if -1 in got:
-                got = self._decode(wanted, first, last, "count")
+            for mode, skip in attempts:
+                got = self._decode(wanted, first, last, mode, skip)
+                if -1 not in got:
+                    break
         except Exception as e:
             raise DecodeError(f"error decoding {self.path}: {e}") from e
         if -2 not in got:
             raise DecodeError(f"{self.path}: no frames could be decoded")
-        cache: dict[int, np.ndarray] = {}
         height, width = self.size
-        out = []
-        for i in indices:
+        out = np.empty((len(indices), height, width, 3), np.uint8)
+        done: dict[int, int] = {}  # frame key -> row of ``out`` that already holds it
+        for row, i in enumerate(indices):
             key = int(i) if int(i) in got else -2  # past the end: repeat the last frame
-            if key not in cache:
-                cache[key] = got[key].to_ndarray(format="rgb24", width=width, height=height)
-            out.append(cache[key])
-        return torch.from_numpy(np.stack(out))
+            if key in done:
+                out[row] = out[done[key]]
+                continue
+            rgb = self.reformatter.reformat(got[key], width, height, format="rgb24")
+            out[row] = rgb.to_ndarray()
+            done[key] = row
+        return torch.from_numpy(out)
 
     def close(self) -> None:
         self.container.close()

@@ -30,22 +30,22 @@ def render_clip(
     """uint8 [T,H,W,3] frames of class ``label`` (index into CLASSES)."""
     height, width = size
     shape, motion = SHAPES[label // len(MOTIONS)], MOTIONS[label % len(MOTIONS)]
-    # Textured background: coarse random colours upsampled, plus per-frame noise.
-    coarse = rng.uniform(30, 200, size=(height // 8 + 1, width // 8 + 1, 3)).astype(np.float32)
-    background = coarse.repeat(8, 0).repeat(8, 1)[:height, :width]
-    noise = rng.standard_normal((num_frames, height, width, 1), dtype=np.float32) * 12
-    t = np.arange(num_frames, dtype=np.float32)
-    radius0 = rng.uniform(0.10, 0.16) * min(height, width)
+    # Textured background: coarse low-contrast colour blocks, plus per-frame noise.
+    coarse = rng.uniform(70, 150, size=(height // 8 + 1, width // 8 + 1, 3))
+    background = np.kron(coarse, np.ones((8, 8, 1)))[:height, :width]
+    noise = rng.normal(0, 8, size=(num_frames, height, width, 3))
+    t = np.arange(num_frames, dtype=np.float64)
+    radius0 = rng.uniform(0.14, 0.2) * min(height, width)
     if motion == "grow":
-        radius = radius0 * (1 + rng.uniform(0.8, 1.4) * t / max(num_frames - 1, 1))
-        cx = np.full_like(t, rng.uniform(0.35, 0.65) * width)
+        radius = radius0 * (1 + rng.uniform(0.7, 1.0) * t / max(num_frames - 1, 1))
+        cx = np.full_like(t, rng.uniform(0.4, 0.6) * width)
     else:
         radius = np.full_like(t, radius0)
-        travel = rng.uniform(0.35, 0.6) * (width - 2 * radius0)
+        travel = rng.uniform(0.45, 0.6) * (width - 2 * radius0)
         x0 = rng.uniform(radius0, width - radius0 - travel)
         step = travel * t / max(num_frames - 1, 1)
         cx = x0 + step if motion == "right" else width - x0 - step
-    cy = np.full_like(t, rng.uniform(0.3, 0.7) * height)
+    cy = np.full_like(t, rng.uniform(0.35, 0.65) * height)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     dx = xx[None] - cx[:, None, None]
     dy = yy[None] - cy[:, None, None]

@@ -9,8 +9,9 @@ from fvcore.common.config import CfgNode
 from .transforms import train_transform
 
 
-def transform_from_config(cfg: CfgNode, *, flip: bool | None = None):
-    """The training transform described by cfg.DATA (``flip`` overrides DATA.RANDOM_FLIP)."""
+def transform_from_config(cfg: CfgNode, *, flip: bool | None = None, uint8_output: bool = False):
+    """The training transform described by cfg.DATA (``flip`` overrides DATA.RANDOM_FLIP;
+    ``uint8_output``: uint8 clips, normalised later with transforms.normalize_batch)."""
     d = cfg.DATA
     return train_transform(
         crop_size=d.TRAIN_CROP_SIZE,
@@ -23,6 +24,7 @@ def transform_from_config(cfg: CfgNode, *, flip: bool | None = None):
         random_erasing=d.RANDOM_ERASING,
         mean=d.MEAN,
         std=d.STD,
+        uint8_output=uint8_output,
     )
 
 

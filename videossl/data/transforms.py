@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
@@ -24,13 +25,35 @@ def to_video(frames: torch.Tensor) -> tv_tensors.Video:
     return tv_tensors.Video(frames.permute(0, 3, 1, 2))
 
 
+def to_planar(video: torch.Tensor) -> torch.Tensor:
+    """uint8 [T,3,H,W] (any memory layout) -> contiguous uint8 [3,T,H,W], not normalised."""
+    x = video.as_subclass(torch.Tensor)
+    if x.dtype == torch.uint8 and x.permute(0, 2, 3, 1).is_contiguous():
+        # Channels-last memory (what the uint8 resize returns): numpy de-interleaves the
+        # channels ~1.7x faster than torch's .contiguous() (~1.6 vs ~2.8 ms for 16x224x224).
+        planar = np.ascontiguousarray(x.permute(0, 2, 3, 1).numpy().transpose(3, 0, 1, 2))
+        return torch.from_numpy(planar)
+    return x.permute(1, 0, 2, 3).contiguous()
+
+
 def normalize(video: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
     """uint8 or float-in-[0,255] [T,3,H,W] -> float32 [3,T,H,W], (x/255 - mean) / std."""
     scale = torch.tensor([1.0 / (255.0 * s) for s in std]).view(3, 1, 1, 1)
     shift = torch.tensor([m / s for m, s in zip(mean, std)]).view(3, 1, 1, 1)
-    # A contiguous uint8 copy first: converting a strided (channels-last) view is ~10x slower.
-    x = video.as_subclass(torch.Tensor).permute(1, 0, 2, 3).contiguous()
-    return x.to(torch.float32).mul_(scale).sub_(shift)
+    return to_planar(video).to(torch.float32).mul_(scale).sub_(shift)
+
+
+def normalize_batch(
+    video: torch.Tensor, mean: Sequence[float], std: Sequence[float]
+) -> torch.Tensor:
+    """uint8 [B,3,T,H,W] (on any device) -> float32, (x/255 - mean) / std per channel.
+
+    For loaders whose transforms have ``uint8_output``: the workers ship 4x fewer bytes and the
+    normalisation runs on the accelerator."""
+    shape = (1, 3, 1, 1, 1)
+    scale = torch.tensor([1.0 / (255.0 * s) for s in std], device=video.device).view(shape)
+    shift = torch.tensor([m / s for m, s in zip(mean, std)], device=video.device).view(shape)
+    return video.to(torch.float32).mul_(scale).sub_(shift)
 
 
 class ShortSideJitterCrop(v2.Transform):
@@ -112,8 +135,12 @@ def train_transform(
     random_erasing: float = 0.0,
     mean: Sequence[float] = (0.45, 0.45, 0.45),
     std: Sequence[float] = (0.225, 0.225, 0.225),
+    uint8_output: bool = False,
 ) -> Transform:
-    """Training pipeline: uint8 [T,H,W,3] -> float32 [3,T,H,W]."""
+    """Training pipeline: uint8 [T,H,W,3] -> float32 [3,T,H,W] (with ``uint8_output``: uint8
+    [3,T,H,W], to be normalised later with ``normalize_batch``; not with random erasing)."""
+    if uint8_output and random_erasing > 0:
+        raise ValueError("random erasing needs float output (it fills with normal noise).")
     ops: list = []
     if random_resized_crop:
         ops.append(
@@ -131,6 +158,8 @@ def train_transform(
     erase = v2.RandomErasing(p=random_erasing) if random_erasing > 0 else None
 
     def apply(frames: torch.Tensor) -> torch.Tensor:
+        if uint8_output:
+            return to_planar(geometric(to_video(frames)))
         video = normalize(geometric(to_video(frames)), mean, std)  # [3,T,H,W]
         if erase is not None:
             video = erase(tv_tensors.Video(video.transpose(0, 1))).as_subclass(torch.Tensor)

@@ -15,7 +15,7 @@ from ..data.build import build_dataset, collate
 from ..data.loader import make_loader
 from ..distributed import get_local_rank, get_rank, get_world_size, is_main_process
 from ..logs import MetricWriter, setup_logging
-from ..models.build import build_model
+from ..models.build import build_model, log_model_report
 from .evaluate import run_evaluation
 from .evaluators import EVALUATORS
 from .guard import LossGuard
@@ -189,7 +189,12 @@ def run_job(cfg: CfgNode) -> dict[str, Any]:
         save_config(cfg, os.path.join(cfg.OUTPUT_DIR, "config.yaml"))
     torch.manual_seed(cfg.RNG_SEED)
     device = select_device()
-    model = build_model(cfg).to(device)
+    model = build_model(cfg)
+    if is_main_process():
+        log_model_report(cfg, model)
+    if cfg.TRAIN.COMPILE:
+        model.encoder.compile()
+    model = model.to(device)
     results: dict[str, Any] = {}
     if cfg.TRAIN.ENABLE:
         results["train"] = train(cfg, model, device)

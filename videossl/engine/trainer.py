@@ -10,6 +10,7 @@ import contextlib
 import logging
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -206,6 +207,7 @@ class Trainer:
         micro = 0
         data_time = 0.0
         t_start = time.perf_counter()
+        bar = self._progress_bar()
         for batch in self.loader:
             if self.step_in_epoch >= self.steps_per_epoch:
                 break
@@ -225,9 +227,15 @@ class Trainer:
             if micro < accum:
                 continue
             micro = 0
+            log_now = (self.global_step + 1) % self.opt.log_period == 0
             with preemption.deferred_signals():
-                self._optimizer_step()
-            if self.global_step % self.opt.log_period == 0:
+                grad_norm = self._optimizer_step(want_norm=log_now)
+            if grad_norm is not None:
+                losses["grad_norm"] = grad_norm
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix_str(_fmt({"loss": losses["loss"]}))
+            if log_now:
                 self._log(losses, batch, data_time, t_start)
                 data_time, t_start = 0.0, time.perf_counter()
             if self.opt.checkpoint_iter_period and (
@@ -235,6 +243,8 @@ class Trainer:
             ):
                 self.save_checkpoint()
             t_data = time.perf_counter()
+        if bar is not None:
+            bar.close()
         summary = {k: v / max(count, 1) for k, v in sums.items()}
         self.metrics.write(
             {"phase": "train_epoch", "epoch": self.epoch + 1, **summary}, step=self.global_step
@@ -259,10 +269,27 @@ class Trainer:
         out["loss"] = value
         return out
 
-    def _optimizer_step(self) -> None:
-        if self.opt.clip_grad > 0:
+    def _progress_bar(self):
+        """A tqdm bar with ETA on interactive terminals (rank 0); plain log lines otherwise."""
+        if not (is_main_process() and sys.stdout.isatty()):
+            return None
+        from tqdm import tqdm
+
+        return tqdm(
+            total=self.steps_per_epoch,
+            initial=self.step_in_epoch,
+            desc=f"epoch {self.epoch + 1}/{self.opt.max_epoch}",
+            dynamic_ncols=True,
+            leave=False,
+        )
+
+    def _optimizer_step(self, *, want_norm: bool = False) -> float | None:
+        """Clip, step, update the scaler/EMA/counters/schedule; returns the grad norm if known."""
+        norm = None
+        if self.opt.clip_grad > 0 or want_norm:
             self.scaler.unscale_(self.optimizer)
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.opt.clip_grad)
+            max_norm = self.opt.clip_grad if self.opt.clip_grad > 0 else math.inf
+            norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm))
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
@@ -271,6 +298,7 @@ class Trainer:
         self.step_in_epoch += 1
         self.global_step += 1
         self.scheduler.step_update(num_updates=self.global_step)
+        return norm
 
     def _rollback(self, value: float) -> None:
         where = f"epoch {self.epoch + 1} step {self.step_in_epoch}"
@@ -303,7 +331,9 @@ class Trainer:
             "lr": self.optimizer.param_groups[0]["lr"],
             **losses,
             "clips_per_s": clips / max(elapsed, 1e-9),
-            "data_time_frac": data_time / max(elapsed, 1e-9),
+            "step_time": elapsed / self.opt.log_period,
+            "data_time": data_time / self.opt.log_period,
+            "memory_mb": peak_memory_mb(self.device),
         }
         self.metrics.write(record, step=self.global_step)
         logger.info(
@@ -315,6 +345,15 @@ class Trainer:
             record["lr"],
             record["clips_per_s"],
         )
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak accelerator memory (CUDA) or peak resident memory of this process (CPU), in MB."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _batch_len(batch: Any) -> int:

@@ -1,9 +1,16 @@
-"""Models: encoders (ViT, MViTv2), decoder, heads; importing fills the ENCODERS registry.
+"""Models: encoders (ViT, MViTv2), decoder, heads, objectives; importing fills the registries."""
 
-The objectives (OBJECTIVES registry) are registered by `videossl.models.build`.
-"""
-
-from . import decoder, heads, layers, mvit, registry, vit
+from . import build, decoder, heads, layers, mvit, registry, vit
 from .registry import ENCODERS, OBJECTIVES
 
-__all__ = ["ENCODERS", "OBJECTIVES", "decoder", "heads", "layers", "mvit", "registry", "vit"]
+__all__ = [
+    "ENCODERS",
+    "OBJECTIVES",
+    "build",
+    "decoder",
+    "heads",
+    "layers",
+    "mvit",
+    "registry",
+    "vit",
+]

@@ -34,10 +34,34 @@ def build_model(cfg: CfgNode) -> nn.Module:
             f"MODEL.OBJECTIVE='{cfg.MODEL.OBJECTIVE}' is unknown; "
             f"choose one of {sorted(k for k, _ in OBJECTIVES)}."
         )
-    model = OBJECTIVES.get(cfg.MODEL.OBJECTIVE)(cfg)
-    params = sum(p.numel() for p in model.parameters())
-    logger.info("Built %s/%s: %.2fM parameters", cfg.MODEL.OBJECTIVE, cfg.MODEL.ARCH, params / 1e6)
-    return model
+    return OBJECTIVES.get(cfg.MODEL.OBJECTIVE)(cfg)
+
+
+def log_model_report(cfg: CfgNode, model: nn.Module) -> None:
+    """Log parameters and GFLOPs per view of the encoder (counted on the meta device)."""
+    from .flops import count_gflops
+
+    T, H, W = cfg.DATA.NUM_FRAMES, cfg.DATA.TEST_CROP_SIZE, cfg.DATA.TEST_CROP_SIZE
+    params = sum(p.numel() for p in model.parameters()) / 1e6
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6
+    try:
+        with torch.device("meta"):
+            encoder = build_encoder(cfg)
+        gflops = f"{count_gflops(encoder, (1, 3, T, H, W), device='meta'):.1f}"
+    except Exception as e:  # fvcore cannot trace some ops on meta (e.g. padded Conv3d)
+        logger.debug("FLOP count failed: %s", e)
+        gflops = "n/a (see tools/benchmark.py model)"
+    logger.info(
+        "Model %s/%s: %.2fM parameters (%.2fM trainable); encoder %s GFLOPs per %dx%dx%d view",
+        cfg.MODEL.OBJECTIVE,
+        cfg.MODEL.ARCH,
+        params,
+        trainable,
+        gflops,
+        T,
+        H,
+        W,
+    )
 
 
 def _input_shape(cfg: CfgNode) -> tuple[int, int, int]:

@@ -299,9 +299,7 @@ def vit_kwargs_from_cfg(cfg: Any) -> dict[str, Any]:
         raise ValueError(f"VIT.PRESET={v.PRESET!r}: use one of {sorted(PRESETS)} or 'custom'")
     # Mean pooling + fc_norm (VideoMAE/MAE fine-tuning) drops the encoder's final norm.
     pooled_fc_norm = (
-        cfg.MODEL.OBJECTIVE in ("classification", "ava")
-        and cfg.MODEL.POOL == "mean"
-        and cfg.MODEL.FC_NORM
+        cfg.MODEL.OBJECTIVE == "classification" and cfg.MODEL.POOL == "mean" and cfg.MODEL.FC_NORM
     )
     return dict(
         **size,

@@ -1,0 +1,101 @@
+"""End-to-end through tools/run_net.py: pretrain -> fine-tune -> multi-view test, resume."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from videossl.cli import main, parse_args
+from videossl.data.demo import write_demo_dataset
+
+REPO = Path(__file__).resolve().parents[1]
+RUN_NET = str(REPO / "tools" / "run_net.py")
+PRETRAIN = str(REPO / "configs" / "demo" / "pretrain_maskfeat.yaml")
+FINETUNE = str(REPO / "configs" / "demo" / "finetune.yaml")
+TINY = ["VIT.EMBED_DIM", "32", "VIT.DEPTH", "2", "VIT.NUM_HEADS", "2", "DATA.NUM_WORKERS", "0"]
+TINY += ["TRAIN.BATCH_SIZE", "4", "LOG.PERIOD", "1"]
+
+
+@pytest.fixture(scope="module")
+def demo_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo")
+    write_demo_dataset(
+        str(root), num_train_per_class=1, num_val_per_class=1, num_test_per_class=1, num_frames=40
+    )
+    return root
+
+
+def test_help_describes_usage(capsys):
+    with pytest.raises(SystemExit) as e:
+        parse_args(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    for flag in ("--cfg", "--opts", "--init-method", "--num-shards", "--shard-id"):
+        assert flag in out
+
+
+def test_overrides_with_and_without_opts():
+    a = parse_args(["--cfg", "a.yaml", "b.yaml", "SOLVER.BASE_LR", "0.1"])
+    assert a.cfg_files == ["a.yaml", "b.yaml"] and a.all_opts == ["SOLVER.BASE_LR", "0.1"]
+    b = parse_args(["--cfg", "a.yaml", "--opts", "SOLVER.BASE_LR", "0.1"])
+    assert b.cfg_files == ["a.yaml"] and b.all_opts == ["SOLVER.BASE_LR", "0.1"]
+
+
+def test_typo_exits_nonzero_naming_the_key():
+    proc = subprocess.run(
+        [sys.executable, RUN_NET, "--cfg", PRETRAIN, "--opts", "SOLVER.BASE_LRR", "0.1"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode != 0
+    assert "SOLVER.BASE_LRR" in proc.stderr and "SOLVER.BASE_LR'" in proc.stderr
+
+
+@pytest.mark.slow
+def test_pretrain_finetune_test_end_to_end(demo_root, tmp_path, capsys):
+    out = tmp_path / "runs"
+    common = TINY + ["DATA.PATH_TO_DATA_DIR", str(demo_root)]
+    pre = ["OUTPUT_DIR", str(out / "pre"), "SOLVER.MAX_EPOCH", "1"]
+    assert main(["--cfg", PRETRAIN, *common, *pre]) == 0
+    ckpts = sorted(os.listdir(out / "pre" / "checkpoints"))
+    assert ckpts == ["checkpoint_e00001_i0000000.pyth"]
+    ft = ["OUTPUT_DIR", str(out / "ft"), "SOLVER.MAX_EPOCH", "1"]
+    ft += ["TRAIN.CHECKPOINT_FILE_PATH", str(out / "pre"), "TEST.BATCH_SIZE", "3"]
+    assert main(["--cfg", FINETUNE, *common, *ft]) == 0
+    printed = capsys.readouterr().out
+    assert "test_3x1: top-1" in printed
+    ft_dir = out / "ft"
+    assert (ft_dir / "config.yaml").read_text().count("CHECKPOINT_FILE_PATH") == 2
+    records = [json.loads(x) for x in (ft_dir / "metrics.jsonl").read_text().splitlines()]
+    test = [r for r in records if r["phase"] == "test"]
+    assert test and test[0]["num_videos"] == 6 and test[0]["num_views"] == 18
+    assert "Initialising from" in (ft_dir / "log.txt").read_text()
+    preds = (ft_dir / "predictions_test_3x1.jsonl").read_text().splitlines()
+    assert len(preds) == 6
+    assert (ft_dir / "confusion_test_3x1.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_from_checkpoint(demo_root, tmp_path):
+    out = tmp_path / "pre"
+    args = [sys.executable, RUN_NET, "--cfg", PRETRAIN, *TINY]
+    args += ["DATA.PATH_TO_DATA_DIR", str(demo_root), "OUTPUT_DIR", str(out)]
+    args += ["SOLVER.MAX_EPOCH", "50", "TRAIN.BATCH_SIZE", "2", "TRAIN.CHECKPOINT_ITER_PERIOD", "1"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt_dir = out / "checkpoints"
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(ckpt_dir.glob("*.pyth"))) < 2:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert list(ckpt_dir.glob("*.pyth")), "no checkpoint was written before the kill"
+    resumed = subprocess.run(
+        [*args[:-2], "SOLVER.MAX_EPOCH", "1"], capture_output=True, text=True, timeout=300
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "Resumed from" in resumed.stdout
