@@ -60,7 +60,7 @@ def test_typo_exits_nonzero_naming_the_key():
 def test_pretrain_finetune_test_end_to_end(demo_root, tmp_path, capsys):
     out = tmp_path / "runs"
     common = TINY + ["DATA.PATH_TO_DATA_DIR", str(demo_root)]
-    pre = ["OUTPUT_DIR", str(out / "pre"), "SOLVER.MAX_EPOCH", "1"]
+    pre = ["OUTPUT_DIR", str(out / "pre"), "SOLVER.MAX_EPOCH", "1", "MASK.IN_LOADER", "True"]
     assert main(["--cfg", PRETRAIN, *common, *pre]) == 0
     ckpts = sorted(os.listdir(out / "pre" / "checkpoints"))
     assert ckpts == ["checkpoint_e00001_i0000000.pyth"]
@@ -99,3 +99,18 @@ def test_killed_run_resumes_from_checkpoint(demo_root, tmp_path):
     )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "Resumed from" in resumed.stdout
+
+
+@pytest.mark.slow
+def test_mae_pretraining_then_linear_probe(demo_root, tmp_path, capsys):
+    common = TINY + ["DATA.PATH_TO_DATA_DIR", str(demo_root), "SOLVER.MAX_EPOCH", "1"]
+    mae = str(REPO / "configs" / "demo" / "pretrain_mae.yaml")
+    probe = str(REPO / "configs" / "demo" / "linear_probe.yaml")
+    pre = ["OUTPUT_DIR", str(tmp_path / "mae"), "MODEL.DECODER_DIM", "32"]
+    assert main(["--cfg", mae, *common, *pre]) == 0
+    assert list((tmp_path / "mae" / "checkpoints").glob("*.pyth"))
+    lp = ["OUTPUT_DIR", str(tmp_path / "lp"), "TRAIN.CHECKPOINT_FILE_PATH", str(tmp_path / "mae")]
+    assert main(["--cfg", probe, *common, *lp, "TEST.BATCH_SIZE", "3"]) == 0
+    assert "top-1" in capsys.readouterr().out
+    records = [json.loads(x) for x in (tmp_path / "lp" / "metrics.jsonl").read_text().splitlines()]
+    assert any(r.get("phase") == "test" for r in records)

@@ -105,3 +105,22 @@ def test_guard_stops_after_repeated_failures():
     guard.record_rollback(50.0, "here")
     with pytest.raises(TrainingDiverged, match="TRAIN.LOSS_GUARD_MAX_ROLLBACKS"):
         guard.record_rollback(50.0, "here")
+
+
+def test_bf16_autocast_and_ema_run(tmp_path):
+    torch.manual_seed(0)
+    model = ToyObjective()
+    loader = make_loader(NoisyDataset(), batch_size=4, shuffle=True, drop_last=True, seed=3)
+    opt = build_optimizer(model, lr=0.1, weight_decay=0.05)
+    options = TrainOptions(output_dir=str(tmp_path), max_epoch=1, amp="bf16", ema_decay=0.9)
+    trainer = Trainer(model, opt, None, loader, options, device=torch.device("cpu"))
+    trainer.scheduler = build_scheduler(
+        opt, total_steps=6, warmup_steps=1, min_lr=1e-4, warmup_start_lr=1e-3
+    )
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    trainer.train()
+    ema = trainer.ema.module.state_dict()
+    assert not torch.equal(ema["fc.weight"], model.state_dict()["fc.weight"])
+    assert not torch.equal(before["fc.weight"], model.state_dict()["fc.weight"])
+    state = ckpt.load(ckpt.list_checkpoints(ckpt.checkpoint_dir(str(tmp_path)))[-1])
+    assert torch.equal(state["ema"]["fc.weight"], ema["fc.weight"])

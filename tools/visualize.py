@@ -2,6 +2,7 @@
 
     python tools/visualize.py masks --cfg CFG.yaml [--video PATH] --out DIR [--opts K V ...]
     python tools/visualize.py hog   --cfg CFG.yaml [--video PATH] --out DIR [--opts K V ...]
+    python tools/visualize.py recon --cfg MAE.yaml [--checkpoint RUN] [--video PATH] --out DIR
 
 The clip is the first DATA.NUM_FRAMES frames of --video (decoded with PyAV, short side resized
 and centre-cropped to DATA.TEST_CROP_SIZE), or a synthetic moving square without --video.
@@ -25,8 +26,19 @@ import torch  # noqa: E402
 
 from videossl.config import load_config  # noqa: E402
 from videossl.masking import build_masker  # noqa: E402
-from videossl.targets import HOGTarget, hog_cells, target_patch_size  # noqa: E402
-from videossl.visualize import plot_hog, plot_masks, read_clip, synthetic_clip  # noqa: E402
+from videossl.targets import (  # noqa: E402
+    HOGTarget,
+    denormalize_videomae_patches,
+    hog_cells,
+    target_patch_size,
+)
+from videossl.visualize import (  # noqa: E402
+    plot_hog,
+    plot_masks,
+    plot_reconstruction,
+    read_clip,
+    synthetic_clip,
+)
 
 logger = logging.getLogger("visualize")
 
@@ -76,9 +88,41 @@ def run_hog(cfg, args: argparse.Namespace) -> list[str]:
     return [plot_hog(frames, hist, path, target.cell_size, target.frame_stride, args.max_rows)]
 
 
+def add_recon_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--checkpoint",
+        default=None,
+        help="MAE checkpoint file or run folder (default: the config's OUTPUT_DIR)",
+    )
+
+
+def run_recon(cfg, args: argparse.Namespace) -> list[str]:
+    """MAE reconstructions, de-normalised with each patch's own mean and std."""
+    from videossl import checkpoint as ckpt
+    from videossl.models.build import build_model
+    from videossl.targets import unpatchify
+
+    if cfg.MODEL.OBJECTIVE != "mae" or cfg.TARGET.PIXEL_NORM != "videomae":
+        raise SystemExit("recon needs an MAE config with TARGET.PIXEL_NORM videomae.")
+    path = ckpt.resolve(args.checkpoint or cfg.OUTPUT_DIR)
+    model = build_model(cfg)
+    model.load_state_dict(ckpt.load(path)["model"])
+    model.eval()
+    frames = load_clip(cfg, args.video)
+    torch.manual_seed(args.seed)
+    out = model.reconstruct(normalise(frames, cfg))
+    patch = target_patch_size(cfg)
+    pixels = denormalize_videomae_patches(out["pred"], frames[None], patch)
+    recon = unpatchify(pixels, patch, tuple(out["grid"].tolist()))[0].clamp(0, 1)
+    mask = out["mask"][0].view(*out["grid"].tolist())
+    png = os.path.join(args.out, "recon.png")
+    return [plot_reconstruction(frames, mask, recon, png)]
+
+
 COMMANDS: dict[str, tuple[Callable, Callable]] = {
     "masks": (add_masks_args, run_masks),
     "hog": (add_hog_args, run_hog),
+    "recon": (add_recon_args, run_recon),
 }
 
 

@@ -123,14 +123,15 @@ def write_videos(root: str, num: int, seconds: float, content: str, crf: int, go
         f.write("\n".join(lines) + "\n")
 
 
-def decode_limit(dataset, num_clips: int = 64) -> dict:
+def decode_limit(dataset) -> dict:
     """Sequential-decode limit: full-decode speed (1 thread, no RGB conversion) and the mean
-    number of frames from the keyframe before a random clip to its last frame."""
+    number of frames from the keyframe before a clip to its last frame, averaged over every
+    start position of a ``num_frames * sampling_rate`` span (video fps = target fps)."""
     import av
 
     seconds = frames = 0.0
     needed = []
-    gen = torch.Generator().manual_seed(0)
+    span = dataset.num_frames * dataset.sampling_rate
     for record in dataset.records[:4]:
         keys = []
         t0 = time.process_time()
@@ -142,14 +143,10 @@ def decode_limit(dataset, num_clips: int = 64) -> dict:
                     keys.append(n)
         seconds += time.process_time() - t0
         frames += n + 1
-        for _ in range(num_clips // 4):
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(int(torch.randint(2**31, (), generator=gen)))
-                idx = dataset._indices(n + 1, float(stream.average_rate or 30), -1)
-            key = max(k for k in keys if k <= min(idx))
-            needed.append(max(idx) - key + 1)
-    fps = frames / seconds
-    return {"seq_decode_fps": fps, "frames_per_clip": float(np.mean(needed))}
+        for start in range(max(1, n + 2 - span)):
+            key = max(k for k in keys if k <= start)
+            needed.append(min(start + span, n + 1) - key)
+    return {"seq_decode_fps": frames / seconds, "frames_per_clip": float(np.mean(needed))}
 
 
 def _time_items(dataset, clips: int, seed: int) -> tuple[float, float, float]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from typing import Any
@@ -15,6 +16,7 @@ from ..data.build import build_dataset, collate
 from ..data.loader import make_loader
 from ..distributed import get_local_rank, get_rank, get_world_size, is_main_process
 from ..logs import MetricWriter, setup_logging
+from ..masking import build_masker
 from ..models.build import build_model, log_model_report
 from .evaluate import run_evaluation
 from .evaluators import EVALUATORS
@@ -40,7 +42,18 @@ def per_rank_batch(total: int, key: str) -> int:
     return total // world
 
 
+def collate_with_mask(items: list, *, masker) -> dict:
+    """Collate, then draw the batch's masks here, in the loader worker (MASK.IN_LOADER)."""
+    batch = collate(items)
+    video = batch["video"]
+    batch["mask"] = masker(video.shape[0], tuple(video.shape[2:]))
+    return batch
+
+
 def _loader(cfg: CfgNode, dataset, *, train: bool, batch: int):
+    collate_fn = collate
+    if train and cfg.MASK.IN_LOADER and cfg.MODEL.OBJECTIVE in ("maskfeat", "mae"):
+        collate_fn = functools.partial(collate_with_mask, masker=build_masker(cfg))
     return make_loader(
         dataset,
         batch_size=batch,
@@ -51,7 +64,7 @@ def _loader(cfg: CfgNode, dataset, *, train: bool, batch: int):
         seed=cfg.RNG_SEED,
         rank=get_rank(),
         world_size=get_world_size(),
-        collate_fn=collate,
+        collate_fn=collate_fn,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import torch
@@ -93,15 +94,8 @@ def build_mae(cfg: CfgNode) -> nn.Module:
         out_dim=target.dim,
     )
     decoder_masker = None
-    decoder_ratio = cfg.MASK.DECODER_RATIO
     if cfg.MASK.DECODER_TYPE == "running_cell":
-
-        def decoder_masker(mask: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
-            keep = draw_running_cell_masks(
-                mask.shape[0], grid, keep_ratio=1.0 - decoder_ratio, device=mask.device
-            )
-            return mask & keep.flatten(1)
-
+        decoder_masker = functools.partial(running_cell_decode_mask, ratio=cfg.MASK.DECODER_RATIO)
     elif cfg.MASK.DECODER_TYPE:
         raise ValueError(f"MASK.DECODER_TYPE='{cfg.MASK.DECODER_TYPE}': use '' or 'running_cell'.")
     return MAE(
@@ -111,6 +105,24 @@ def build_mae(cfg: CfgNode) -> nn.Module:
         masker=build_masker(cfg),
         decoder_masker=decoder_masker,
     )
+
+
+def running_cell_decode_mask(
+    mask: torch.Tensor, grid: tuple[int, int, int], *, ratio: float
+) -> torch.Tensor:
+    """Masked tokens the decoder predicts: [B,N] bool, a subset of `mask` [B,N].
+
+    VideoMAE v2's decoder masking: drop `ratio` of the masked tokens from the decoder, keeping
+    those on the running-cell pattern first (random among equals), so every sample keeps the
+    same count round(masked x (1 - ratio)) and the decoder input stays rectangular.
+    """
+    keep = draw_running_cell_masks(mask.shape[0], grid, device=mask.device).flatten(1)
+    score = keep.float() * 2 + torch.rand(mask.shape, device=mask.device)
+    score = score.masked_fill(~mask, -1.0)
+    count = max(int(round(int(mask[0].sum()) * (1.0 - ratio))), 1)
+    decode = torch.zeros_like(mask)
+    decode.scatter_(1, score.topk(count, dim=1).indices, True)
+    return decode
 
 
 def build_criterion_and_mixup(cfg: CfgNode):

@@ -19,8 +19,10 @@ Masker = Callable[..., torch.Tensor]
 
 
 def _prefixed(patterns, prefix: str):
-    if isinstance(patterns, str):
-        return patterns.replace("^", f"^{prefix}", 1) if patterns.startswith("^") else patterns
+    if isinstance(patterns, str):  # every anchored alternative of "^a|^b"
+        return "|".join(
+            f"^{prefix}{alt[1:]}" if alt.startswith("^") else alt for alt in patterns.split("|")
+        )
     if isinstance(patterns, (list, tuple)):
         out = []
         for p in patterns:
@@ -127,6 +129,23 @@ class MAE(_EncoderObjective):
             target = self.target(video.float())  # [B,N,D]
         target = target[decode_mask].reshape(pred.shape)
         return {"loss_pixel": ((pred.float() - target) ** 2).mean()}
+
+    @torch.no_grad()
+    def reconstruct(self, video: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Predictions for every masked token, for visualisation.
+
+        Returns "pred" [B,N,D] (zeros at visible tokens, target-normalised values at masked
+        ones), "mask" [B,N] bool and "grid" (t,h,w).
+        """
+        shape = tuple(video.shape[2:])
+        grid = self.encoder.output_grid(*shape)
+        mask = self.masker(video.shape[0], shape, device=video.device)
+        mask = _unit_to_grid(mask, grid).flatten(1)
+        latent = self.encoder.forward_visible(video, mask)[:, self.encoder.num_prefix_tokens :]
+        pred = self.decoder(latent, mask, mask)  # [B,N_mask,D]
+        full = pred.new_zeros(mask.shape[0], mask.shape[1], pred.shape[-1])
+        full[mask] = pred.reshape(-1, pred.shape[-1])
+        return {"pred": full, "mask": mask, "grid": torch.tensor(grid)}
 
 
 class Classifier(_EncoderObjective):

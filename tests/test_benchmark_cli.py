@@ -1,0 +1,56 @@
+"""tools/benchmark.py runs each benchmark and prints its numbers."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TOOL = str(Path(__file__).resolve().parents[1] / "tools" / "benchmark.py")
+
+
+def _run(*args):
+    proc = subprocess.run(
+        [sys.executable, TOOL, *args], capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_targets_prints_hog_timings():
+    out = _run(
+        "targets",
+        "--shape",
+        "1",
+        "3",
+        "4",
+        "32",
+        "32",
+        "--repeats",
+        "1",
+        "--warmup",
+        "0",
+        "--devices",
+        "cpu",
+    )
+    assert "speedup" in out
+
+
+@pytest.mark.slow
+def test_loader_runs_on_generated_videos():
+    out = _run(
+        "loader",
+        "--num-videos",
+        "2",
+        "--seconds",
+        "3",
+        "--clips",
+        "2",
+        "--runs",
+        "1",
+        "--workers",
+        "0",
+        "--repeats",
+        "1",
+    )
+    assert "clips" in out

@@ -1,0 +1,137 @@
+import pytest
+import torch
+
+from videossl.config import load_config
+from videossl.models.build import build_model
+from videossl.models.objectives import _prefixed, _unit_to_grid
+from videossl.targets import PixelTarget, denormalize_videomae_patches, unpatchify
+
+TINY = ["VIT.PRESET", "custom", "VIT.EMBED_DIM", "32", "VIT.DEPTH", "2", "VIT.NUM_HEADS", "2"]
+TINY += ["DATA.NUM_FRAMES", "4", "DATA.TRAIN_CROP_SIZE", "32", "DATA.TEST_CROP_SIZE", "32"]
+TINY += ["MODEL.NUM_CLASSES", "5", "MODEL.DECODER_DIM", "16", "MODEL.DECODER_HEADS", "2"]
+
+
+def _cfg(*opts):
+    return load_config([], TINY + list(opts))
+
+
+def _video(b=2):
+    torch.manual_seed(0)
+    return torch.randn(b, 3, 4, 32, 32)
+
+
+def test_maskfeat_loss_only_depends_on_masked_predictions():
+    cfg = _cfg("MODEL.OBJECTIVE", "maskfeat", "MASK.UNIT", "[2, 16, 16]", "MASK.RATIO", "0.5")
+    model = build_model(cfg)
+    mask = torch.zeros(2, 2, 2, 2, dtype=torch.bool)
+    mask[:, 0] = True
+    losses = model({"video": _video(), "mask": mask})
+    assert set(losses) == {"loss_hog"} and torch.isfinite(losses["loss_hog"])
+    losses["loss_hog"].backward()
+    assert model.encoder.mask_token.grad is not None  # the mask token is used and trained
+    with pytest.raises(ValueError, match="dividing the token grid"):
+        model({"video": _video(), "mask": torch.zeros(2, 3, 2, 2, dtype=torch.bool)})
+
+
+def test_maskfeat_with_hog_and_pixel_targets_weights_both():
+    cfg = _cfg(
+        "MODEL.OBJECTIVE",
+        "maskfeat",
+        "MASK.UNIT",
+        "[2, 16, 16]",
+        "TARGET.NAMES",
+        "['hog', 'pixel']",
+        "TARGET.WEIGHTS",
+        "[1.0, 0.5]",
+    )
+    losses = build_model(cfg)({"video": _video()})
+    assert set(losses) == {"loss_hog", "loss_pixel"}
+
+
+@pytest.mark.parametrize("decoder_type", ["", "running_cell"])
+def test_mae_trains_with_tube_masks(decoder_type):
+    cfg = _cfg(
+        "MODEL.OBJECTIVE",
+        "mae",
+        "MASK.TYPE",
+        "tube",
+        "MASK.RATIO",
+        "0.75",
+        "MASK.UNIT",
+        "[2, 16, 16]",
+        "TARGET.NAMES",
+        "['pixel']",
+        "MASK.DECODER_TYPE",
+        decoder_type,
+    )
+    model = build_model(cfg)
+    loss = model({"video": _video()})["loss_pixel"]
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert model.encoder.patch_embed.proj.weight.grad is not None
+
+
+def test_mae_reconstruct_and_denormalise_inverts_the_target():
+    cfg = _cfg(
+        "MODEL.OBJECTIVE",
+        "mae",
+        "MASK.TYPE",
+        "tube",
+        "MASK.RATIO",
+        "0.75",
+        "MASK.UNIT",
+        "[2, 16, 16]",
+        "TARGET.NAMES",
+        "['pixel']",
+    )
+    model = build_model(cfg).eval()
+    out = model.reconstruct(_video(1))
+    assert out["pred"].shape == (1, 8, 1536) and out["mask"].sum() == 6
+    assert (out["pred"][~out["mask"]] == 0).all()
+    frames = torch.rand(1, 3, 4, 32, 32)
+    mean, std = cfg.DATA.MEAN, cfg.DATA.STD
+    norm = (frames - torch.tensor(mean).view(3, 1, 1, 1)) / torch.tensor(std).view(3, 1, 1, 1)
+    target = PixelTarget(mean, std, (2, 16, 16), norm="videomae")(norm)
+    pixels = denormalize_videomae_patches(target, frames, (2, 16, 16))
+    torch.testing.assert_close(
+        unpatchify(pixels, (2, 16, 16), (2, 2, 2)), frames, atol=1e-4, rtol=1e-4
+    )
+
+
+def test_classifier_with_mixup_and_predict():
+    cfg = _cfg(
+        "MODEL.OBJECTIVE",
+        "classification",
+        "TRAIN.MIXUP",
+        "0.8",
+        "TRAIN.CUTMIX",
+        "1.0",
+        "MODEL.LABEL_SMOOTHING",
+        "0.1",
+    )
+    model = build_model(cfg)
+    batch = {"video": _video(), "label": torch.tensor([1, 3])}
+    loss = model(batch)["loss_cls"]
+    assert torch.isfinite(loss)
+    model.eval()
+    assert model.predict(batch)["logits"].shape == (2, 5)
+    assert model.features(batch["video"]).shape == (2, 32)
+
+
+def test_group_matcher_is_prefixed_for_layer_decay():
+    from timm.optim import param_groups_layer_decay
+
+    model = build_model(_cfg("MODEL.OBJECTIVE", "classification"))
+    groups = param_groups_layer_decay(model, weight_decay=0.05, layer_decay=0.5)
+    scales = sorted({g["lr_scale"] for g in groups})
+    assert len(scales) == 4  # stem, 2 blocks, head/norm: 0.125, 0.25, 0.5, 1.0
+    assert _prefixed("^a|^b", "x.") == "^x.a|^x.b"
+    assert _prefixed([(r"^blocks\.(\d+)", None)], r"encoder\.") == [
+        (r"^encoder\.blocks\.(\d+)", None)
+    ]
+
+
+def test_unit_grid_upsampling():
+    mask = torch.tensor([[[[True, False]]]])  # [1,1,1,2]
+    up = _unit_to_grid(mask, (2, 2, 4))
+    assert up.shape == (1, 2, 2, 4) and up[0, :, :, :2].all() and not up[0, :, :, 2:].any()
