@@ -54,3 +54,9 @@ def test_loader_runs_on_generated_videos():
         "1",
     )
     assert "clips" in out
+
+
+def test_model_benchmark_of_a_config():
+    cfg = str(Path(TOOL).resolve().parents[1] / "configs" / "demo" / "pretrain_mae.yaml")
+    out = _run("model", "--cfg", cfg, "--steps", "1", "--opts", "TRAIN.BATCH_SIZE", "2")
+    assert "clips_per_s" in out and "peak_memory_mb" in out

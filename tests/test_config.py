@@ -72,3 +72,12 @@ def test_section_given_a_value_is_an_error(tmp_path):
     path = _write(tmp_path, "a.yaml", "SOLVER:\n  BASE_LR:\n    X: 1\n")
     with pytest.raises(ConfigError, match="SOLVER.BASE_LR"):
         load_config([path])
+
+
+def test_suggestion_prefers_the_same_section():
+    with pytest.raises(ConfigError) as e:
+        load_config([], ["DATA.NUM_FRAME", "8"])
+    assert "Did you mean 'DATA.NUM_FRAMES'?" in str(e.value)
+    with pytest.raises(ConfigError) as e:
+        load_config([], ["DATA.COMPLETELY_DIFFERENT", "8"])
+    assert "Did you mean" not in str(e.value)

@@ -17,7 +17,6 @@ RECIPES = sorted(
     if not os.path.basename(p).startswith("_")
 )
 # MViTv2 at 312 px: the validator asks every arch for crops divisible by 16 (MViT needs 4).
-NEEDS_MVIT_CROP_RULE = {"MVITv2_L_40x3_312_MaskFeat_FT.yaml"}
 PUBLISHED = ("kinetics", "ssv2")
 
 
@@ -29,11 +28,7 @@ def _params(published_only: bool = False):
     for path in RECIPES:
         if published_only and os.path.relpath(path, ROOT).split(os.sep)[0] not in PUBLISHED:
             continue
-        name = os.path.relpath(path, ROOT)
-        marks = ()
-        if os.path.basename(path) in NEEDS_MVIT_CROP_RULE:
-            marks = pytest.mark.xfail(raises=ConfigError, reason="crop rule for MViT", strict=False)
-        yield pytest.param(path, id=name, marks=marks)
+        yield pytest.param(path, id=os.path.relpath(path, ROOT))
 
 
 def test_recipes_exist():

@@ -35,6 +35,15 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", default="all", choices=("fp32", "bf16", "all"))
     parser.add_argument("--act-checkpoint", default="all", choices=("on", "off", "all"))
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument(
+        "--cfg",
+        nargs="+",
+        default=None,
+        help="benchmark a config's objective instead (any model/objective): train steps on "
+        "random clips of the config's size, TRAIN.BATCH_SIZE clips per step",
+    )
+    parser.add_argument("--opts", nargs="*", default=[], help="config overrides KEY VALUE ...")
+    parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
 
 
 def _peak_rss_mb() -> float:
@@ -106,7 +115,14 @@ def _settings(args: argparse.Namespace) -> list[tuple[str, bool]]:
 def _argv(args: argparse.Namespace, precision: str, ckpt: bool) -> list[str]:
     own = argparse.ArgumentParser()
     add_args(own)
-    dests = {a.dest for a in own._actions} - {"help", "precision", "act_checkpoint"}
+    dests = {a.dest for a in own._actions} - {
+        "help",
+        "precision",
+        "act_checkpoint",
+        "cfg",
+        "opts",
+        "device",
+    }
     argv = [sys.executable, "-m", "videossl.benchmarks.model"]
     for key, value in vars(args).items():
         if key not in dests:
@@ -115,8 +131,61 @@ def _argv(args: argparse.Namespace, precision: str, ckpt: bool) -> list[str]:
     return argv + ["--precision", precision, "--act-checkpoint", "on" if ckpt else "off"]
 
 
+def run_config(args: argparse.Namespace) -> dict[str, Any]:
+    """Params, GFLOPs, train step time, clips/s and peak memory of a config's objective."""
+    from videossl.config import load_config
+    from videossl.engine.optim import build_optimizer
+    from videossl.engine.trainer import autocast, peak_memory_mb
+    from videossl.models.build import build_encoder, build_model
+    from videossl.models.flops import count_gflops
+
+    cfg = load_config(args.cfg, args.opts)
+    auto = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(auto if args.device == "auto" else args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    model = build_model(cfg).to(device)
+    if cfg.TRAIN.COMPILE:
+        model.encoder.compile()
+    opt = build_optimizer(model, lr=1e-4, weight_decay=0.05, fused=cfg.SOLVER.FUSED)
+    T, S, B = cfg.DATA.NUM_FRAMES, cfg.DATA.TRAIN_CROP_SIZE, cfg.TRAIN.BATCH_SIZE
+    batch = {
+        "video": torch.randn(B, 3, T, S, S, device=device),
+        "label": torch.randint(0, cfg.MODEL.NUM_CLASSES, (B,), device=device),
+    }
+    try:
+        with torch.device("meta"):
+            gflops = count_gflops(build_encoder(cfg), (1, 3, T, S, S), device="meta")
+    except Exception:  # fvcore cannot trace some modules on meta
+        gflops = float("nan")
+    times = []
+    for _ in range(args.steps + 1):
+        start = time.perf_counter()
+        with autocast(device, cfg.TRAIN.AMP):
+            loss = sum(v for k, v in model(batch).items() if k.startswith("loss"))
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    step = sum(times[1:]) / max(len(times) - 1, 1)
+    return {
+        "model": f"{cfg.MODEL.OBJECTIVE}/{cfg.MODEL.ARCH} ({T}x{S}^2, batch {B}, amp "
+        f"'{cfg.TRAIN.AMP}', act-ckpt {cfg.MODEL.ACT_CHECKPOINT}, {device.type})",
+        "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
+        "encoder_gflops_per_view": gflops,
+        "step_s": step,
+        "clips_per_s": B / step,
+        "peak_memory_mb": peak_memory_mb(device),
+    }
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Params, GFLOPs per view (dense encoder) and one result per setting (subprocesses)."""
+    if args.cfg:
+        return run_config(args)
     from videossl.models.flops import count_gflops, count_params
     from videossl.models.vit import PRESETS, VisionTransformer3D
 

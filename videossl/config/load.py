@@ -31,7 +31,14 @@ def _all_keys(node: CfgNode, prefix: str = "") -> list[str]:
 def unknown_key_error(key: str, defaults: CfgNode, source: str) -> ConfigError:
     """An error naming `key` and the closest valid key."""
     valid = _all_keys(defaults)
-    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
+    section, _, leaf = key.rpartition(".")
+    siblings = [k for k in valid if k.rpartition(".")[0] == section]
+    close = [
+        f"{section}.{m}" if section else m
+        for m in difflib.get_close_matches(
+            leaf, [k.rpartition(".")[2] for k in siblings], n=1, cutoff=0.6
+        )
+    ] or difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
     hint = f" Did you mean '{close[0]}'?" if close else ""
     return ConfigError(f"Unknown config key '{key}' (from {source}).{hint}")
 

@@ -67,4 +67,8 @@ def validate(cfg: CfgNode) -> None:
         cfg.TEST.ENSEMBLE_METHOD in ("sum", "max"),
         "TEST.ENSEMBLE_METHOD must be 'sum' or 'max'.",
     )
+    _check(
+        not (cfg.DATA.NORMALIZE_ON_DEVICE and cfg.DATA.RANDOM_ERASING > 0),
+        "DATA.NORMALIZE_ON_DEVICE needs float clips in the loader: set DATA.RANDOM_ERASING 0.",
+    )
     _check(cfg.TEST.NUM_SPATIAL_CROPS in (1, 3), "TEST.NUM_SPATIAL_CROPS must be 1 or 3.")

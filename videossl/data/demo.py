@@ -1,6 +1,6 @@
 """Built-in demo data: small synthetic H.264 videos whose class depends on motion.
 
-Six classes = {square, disc} x {moving left, moving right, growing}. Backgrounds are textured
+Six classes = {square, disc} x {moving left, moving right, growing}. Backgrounds are shaded
 and noisy; start positions, sizes, speeds and colours are random. Telling left from right needs
 temporal modelling, and a horizontal flip swaps those labels (keep DATA.RANDOM_FLIP off).
 Everything is drawn from numpy's PCG64 seeded by (seed, split, video), so the frames and labels
@@ -30,18 +30,19 @@ def render_clip(
     """uint8 [T,H,W,3] frames of class ``label`` (index into CLASSES)."""
     height, width = size
     shape, motion = SHAPES[label // len(MOTIONS)], MOTIONS[label % len(MOTIONS)]
-    # Textured background: coarse low-contrast colour blocks, plus per-frame noise.
-    coarse = rng.uniform(70, 150, size=(height // 8 + 1, width // 8 + 1, 3))
+    # Background: static low-contrast colour blocks (texture that HOG can predict from
+    # context), plus light per-frame noise.
+    coarse = rng.uniform(90, 140, size=(height // 8 + 1, width // 8 + 1, 3))
     background = np.kron(coarse, np.ones((8, 8, 1)))[:height, :width]
-    noise = rng.normal(0, 8, size=(num_frames, height, width, 3))
+    noise = rng.normal(0, 3, size=(num_frames, height, width, 3))
     t = np.arange(num_frames, dtype=np.float64)
-    radius0 = rng.uniform(0.14, 0.2) * min(height, width)
+    radius0 = rng.uniform(0.17, 0.22) * min(height, width)
     if motion == "grow":
-        radius = radius0 * (1 + rng.uniform(0.7, 1.0) * t / max(num_frames - 1, 1))
+        radius = radius0 * (1 + rng.uniform(0.6, 0.8) * t / max(num_frames - 1, 1))
         cx = np.full_like(t, rng.uniform(0.4, 0.6) * width)
     else:
         radius = np.full_like(t, radius0)
-        travel = rng.uniform(0.45, 0.6) * (width - 2 * radius0)
+        travel = rng.uniform(0.85, 1.0) * (width - 2 * radius0)
         x0 = rng.uniform(radius0, width - radius0 - travel)
         step = travel * t / max(num_frames - 1, 1)
         cx = x0 + step if motion == "right" else width - x0 - step
@@ -86,11 +87,11 @@ def _write_text(path: str, lines: list[str]) -> None:
 def write_demo_dataset(
     root: str,
     *,
-    num_train_per_class: int = 16,
+    num_train_per_class: int = 48,
     num_val_per_class: int = 4,
-    num_test_per_class: int = 4,
+    num_test_per_class: int = 8,
     size: tuple[int, int] = (64, 64),
-    num_frames: int = 48,
+    num_frames: int = 40,
     fps: int = 30,
     seed: int = 0,
 ) -> dict:

@@ -37,7 +37,9 @@ def dataset_kwargs(cfg: CfgNode, split: str, *, flip: bool | None = None) -> dic
         report = os.path.join(cfg.OUTPUT_DIR, report)
     return dict(
         split=split,
-        transform=transform_from_config(cfg, flip=flip),
+        transform=transform_from_config(
+            cfg, flip=flip, uint8_output=d.NORMALIZE_ON_DEVICE and split == "train"
+        ),
         num_frames=d.NUM_FRAMES,
         sampling_rate=d.SAMPLING_RATE,
         target_fps=d.TARGET_FPS,

@@ -118,6 +118,8 @@ def train(cfg: CfgNode, model: torch.nn.Module, device: torch.device) -> dict[st
         max_iters_per_epoch=cfg.TRAIN.MAX_ITERS_PER_EPOCH,
         eval_period=cfg.TRAIN.EVAL_PERIOD,
         config_yaml=cfg.dump(),
+        mean=tuple(cfg.DATA.MEAN),
+        std=tuple(cfg.DATA.STD),
     )
     scheduler = None
     trainer = Trainer(

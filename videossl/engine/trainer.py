@@ -46,6 +46,20 @@ class TrainOptions:
     max_iters_per_epoch: int = 0
     eval_period: int = 0
     config_yaml: str = ""
+    # Normalisation of uint8 clips on the device (loaders with DATA.NORMALIZE_ON_DEVICE).
+    mean: tuple[float, ...] = (0.45, 0.45, 0.45)
+    std: tuple[float, ...] = (0.225, 0.225, 0.225)
+
+
+def prepare_batch(batch: Any, device: torch.device, mean, std) -> Any:
+    """Move a batch to `device`; uint8 clips are normalised there (DATA.NORMALIZE_ON_DEVICE)."""
+    batch = to_device(batch, device)
+    video = batch.get("video") if isinstance(batch, dict) else None
+    if isinstance(video, torch.Tensor) and video.dtype == torch.uint8:
+        from ..data.transforms import normalize_batch
+
+        batch["video"] = normalize_batch(video, mean, std)
+    return batch
 
 
 def to_device(batch: Any, device: torch.device) -> Any:
@@ -214,7 +228,8 @@ class Trainer:
             data_time += time.perf_counter() - t_data
             micro_index = self.step_in_epoch * accum + micro
             torch.manual_seed(_mix(self.opt.seed, self.epoch, micro_index, get_rank()))
-            losses = self._micro_step(to_device(batch, self.device), last=micro == accum - 1)
+            batch = prepare_batch(batch, self.device, self.opt.mean, self.opt.std)
+            losses = self._micro_step(batch, last=micro == accum - 1)
             micro += 1
             if losses is None:  # bad loss: rolled back, skip to the next step
                 micro = 0
