@@ -73,6 +73,8 @@ def test_pretrain_finetune_test_end_to_end(demo_root, tmp_path, capsys):
     ft_dir = out / "ft"
     assert (ft_dir / "config.yaml").read_text().count("CHECKPOINT_FILE_PATH") == 2
     records = [json.loads(x) for x in (ft_dir / "metrics.jsonl").read_text().splitlines()]
+    epochs = [r for r in records if r["phase"] == "train_epoch"]
+    assert epochs and epochs[0]["skipped_videos"] == 0  # the per-epoch bad-file summary
     test = [r for r in records if r["phase"] == "test"]
     assert test and test[0]["num_videos"] == 6 and test[0]["num_views"] == 18
     assert "Initialising from" in (ft_dir / "log.txt").read_text()

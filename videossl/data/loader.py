@@ -45,6 +45,6 @@ def make_loader(
         pin_memory=pin_memory and torch.cuda.is_available(),
         drop_last=drop_last,
         collate_fn=collate,
-        persistent_workers=False,
+        persistent_workers=num_workers > 0,
         generator=torch.Generator().manual_seed(seed),
     )

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from ..distributed import is_main_process
 from .trainer import autocast, to_device
 
 logger = logging.getLogger(__name__)
@@ -38,4 +39,8 @@ def run_evaluation(
         evaluator.process(batch, outputs)
         if log_period and (i + 1) % log_period == 0:
             logger.info("eval batch %d/%d (%.1f s)", i + 1, total, time.perf_counter() - start)
-    return evaluator.summarize()
+    result = evaluator.summarize()
+    failures = getattr(getattr(loader, "dataset", None), "failure_summary", None)
+    if failures is not None and is_main_process():
+        failures()  # one log line naming how many test videos failed to decode
+    return result

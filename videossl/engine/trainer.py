@@ -261,6 +261,9 @@ class Trainer:
         if bar is not None:
             bar.close()
         summary = {k: v / max(count, 1) for k, v in sums.items()}
+        failures = getattr(self.loader.dataset, "failure_summary", None)
+        if failures is not None and is_main_process():
+            summary["skipped_videos"] = float(failures(self.epoch + 1)["failures"])
         self.metrics.write(
             {"phase": "train_epoch", "epoch": self.epoch + 1, **summary}, step=self.global_step
         )
