@@ -244,19 +244,21 @@ class Trainer:
             micro = 0
             log_now = (self.global_step + 1) % self.opt.log_period == 0
             with preemption.deferred_signals():
+                # The step, its log line and its checkpoint complete before a pre-emption
+                # signal is handled, so a resumed run logs every step exactly once.
                 grad_norm = self._optimizer_step(want_norm=log_now)
-            if grad_norm is not None:
-                losses["grad_norm"] = grad_norm
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix_str(_fmt({"loss": losses["loss"]}))
-            if log_now:
-                self._log(losses, batch, data_time, t_start)
-                data_time, t_start = 0.0, time.perf_counter()
-            if self.opt.checkpoint_iter_period and (
-                self.global_step % self.opt.checkpoint_iter_period == 0
-            ):
-                self.save_checkpoint()
+                if grad_norm is not None:
+                    losses["grad_norm"] = grad_norm
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix_str(_fmt({"loss": losses["loss"]}))
+                if log_now:
+                    self._log(losses, batch, data_time, t_start)
+                    data_time, t_start = 0.0, time.perf_counter()
+                if self.opt.checkpoint_iter_period and (
+                    self.global_step % self.opt.checkpoint_iter_period == 0
+                ):
+                    self.save_checkpoint()
             t_data = time.perf_counter()
         if bar is not None:
             bar.close()
