@@ -60,3 +60,33 @@ def test_model_benchmark_of_a_config():
     cfg = str(Path(TOOL).resolve().parents[1] / "configs" / "demo" / "pretrain_mae.yaml")
     out = _run("model", "--cfg", cfg, "--steps", "1", "--opts", "TRAIN.BATCH_SIZE", "2")
     assert "clips_per_s" in out and "peak_memory_mb" in out
+
+
+@pytest.mark.slow
+def test_loader_runs_on_the_demo_data_with_a_config(tmp_path):
+    from videossl.data.demo import write_demo_dataset
+
+    write_demo_dataset(
+        str(tmp_path),
+        num_train_per_class=1,
+        num_val_per_class=1,
+        num_test_per_class=1,
+        num_frames=40,
+    )
+    cfg = str(Path(TOOL).resolve().parents[1] / "configs" / "demo" / "finetune.yaml")
+    out = _run(
+        "loader",
+        "--cfg",
+        cfg,
+        "--data",
+        str(tmp_path),
+        "--clips",
+        "4",
+        "--runs",
+        "1",
+        "--workers",
+        "0",
+        "--repeats",
+        "1",
+    )
+    assert "clips" in out

@@ -2,7 +2,6 @@
 
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from netutil import free_port
 
 from videossl.plotting import read_metrics
 
@@ -18,16 +18,10 @@ SCRIPT = str(HERE / "train_toy.py")
 pytestmark = pytest.mark.slow
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _torchrun(out, *args, nproc=1, nnodes=1, node_rank=0, port=None):
     cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}"]
     cmd += [f"--nnodes={nnodes}", f"--node_rank={node_rank}", "--master_addr=127.0.0.1"]
-    cmd += [f"--master_port={port or _port()}", SCRIPT, str(out), *map(str, args)]
+    cmd += [f"--master_port={port or free_port()}", SCRIPT, str(out), *map(str, args)]
     return cmd
 
 
@@ -55,7 +49,7 @@ def test_two_processes_equal_one_process_and_accumulation(tmp_path):
 
 
 def test_two_nodes_train_together(tmp_path):
-    port = _port()
+    port = free_port()
     cmds = [
         _torchrun(tmp_path / "nodes", 8, 1, 2, nnodes=2, node_rank=r, port=port) for r in (0, 1)
     ]

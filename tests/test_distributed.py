@@ -1,18 +1,12 @@
 import json
 import os
-import socket
 
 import pytest
 import torch
 import torch.multiprocessing as mp
+from netutil import free_port
 
 from videossl import distributed as dist_utils
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _gather_job(out_dir: str) -> None:
@@ -37,7 +31,7 @@ def test_launch_two_gloo_processes(tmp_path):
         _gather_job,
         (str(tmp_path),),
         procs_per_node=2,
-        init_method=f"tcp://127.0.0.1:{_free_port()}",
+        init_method=f"tcp://127.0.0.1:{free_port()}",
         backend="gloo",
         timeout_s=60,
     )
@@ -61,7 +55,7 @@ def test_dead_rank_fails_instead_of_hanging(tmp_path):
             _dead_peer_job,
             (str(tmp_path),),
             procs_per_node=2,
-            init_method=f"tcp://127.0.0.1:{_free_port()}",
+            init_method=f"tcp://127.0.0.1:{free_port()}",
             backend="gloo",
             timeout_s=5,
         )

@@ -1,8 +1,8 @@
 import json
-import socket
 
 import pytest
 import torch
+from netutil import free_port
 
 from videossl import distributed as dist_utils
 from videossl.data.loader import make_loader
@@ -102,12 +102,6 @@ def test_invalid_views_are_excluded_and_counted(tmp_path):
     assert res["top1"] == pytest.approx(50.0)
 
 
-def _port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _two_rank_eval(out_dir: str) -> None:
     torch.manual_seed(0)
     logits = torch.randn(5, 1, 4)  # 5 videos, 1 view: not divisible by 2 ranks
@@ -126,7 +120,7 @@ def test_two_processes_count_every_video_once(tmp_path):
         _two_rank_eval,
         (str(tmp_path),),
         procs_per_node=2,
-        init_method=f"tcp://127.0.0.1:{_port()}",
+        init_method=f"tcp://127.0.0.1:{free_port()}",
         backend="gloo",
         timeout_s=60,
     )

@@ -205,7 +205,9 @@ def _load_cfg(args: argparse.Namespace):
     from videossl.config import get_defaults, load_config
 
     if args.cfg:
-        return load_config(args.cfg, args.opts)
+        cfg = load_config(args.cfg, args.opts)
+        cfg.defrost()  # the benchmark points it at its own data, decoders and repeats
+        return cfg
     cfg = get_defaults()
     cfg.merge_from_list(args.opts)
     return cfg
