@@ -61,7 +61,6 @@ def test_pretrain_finetune_test_end_to_end(demo_root, tmp_path, capsys):
     out = tmp_path / "runs"
     common = TINY + ["DATA.PATH_TO_DATA_DIR", str(demo_root)]
     pre = ["OUTPUT_DIR", str(out / "pre"), "SOLVER.MAX_EPOCH", "1", "MASK.IN_LOADER", "True"]
-    pre += ["DATA.NORMALIZE_ON_DEVICE", "True"]
     assert main(["--cfg", PRETRAIN, *common, *pre]) == 0
     ckpts = sorted(os.listdir(out / "pre" / "checkpoints"))
     assert ckpts == ["checkpoint_e00001_i0000000.pyth"]

@@ -111,7 +111,8 @@ def test_extract_writes_view_averaged_features(setup):
     encoder = model.encoder.eval()
     item = dataset[4 * 2 + 1]
     with torch.no_grad():
-        expected = encoder(item["video"][None]).mean(1)[0].numpy()
+        video = (item["video"][None].float() / 255 - 0.45) / 0.225  # uint8 clip, normalised here
+        expected = encoder(video).mean(1)[0].numpy()
     np.testing.assert_allclose(clips[4, 1], expected, rtol=1e-4, atol=1e-5)
     assert not np.allclose(clips[4, 0], clips[4, 1])
 

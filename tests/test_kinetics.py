@@ -44,13 +44,12 @@ def test_multi_view_positions(tmp_path):
     cfg = tiny_cfg(tmp_path, tmp_path / "out")
     ds = build_dataset(cfg, "test")
     assert len(ds) == 2 * 2 * 3 and ds.num_videos == 2 and ds.labels == [0, 1]
-    un = {"mean": (0, 0, 0), "std": (1 / 255,) * 3}
-    ds.mean, ds.std = un["mean"], un["std"]
     items = [ds[i] for i in range(6)]
+    assert all(it["video"].dtype == torch.uint8 for it in items)  # pixels: 0..255
     assert [int(it["view"]) for it in items] == [0, 1, 2, 3, 4, 5]
     assert all(int(it["index"]) == 0 and bool(it["valid"]) for it in items)
-    red = [float(it["video"][0].mean()) for it in items]
-    green_first = [float(it["video"][1, 0].mean()) for it in items]
+    red = [float(it["video"][0].float().mean()) for it in items]
+    green_first = [float(it["video"][1, 0].float().mean()) for it in items]
     for t in range(2):
         r = red[3 * t : 3 * t + 3]
         assert r[0] < r[1] < r[2]  # left, centre, right crops along the long side

@@ -62,6 +62,7 @@ def test_flip_off_and_test_views(tmp_path):
     for seed in range(10):
         video = train[(0, seed)]["video"]
         assert video.shape == (3, 4, 16, 16)
+        video = video.float()
         assert float(video[:, :, :, :4].mean()) > float(video[:, :, :, -4:].mean())
     test = build_dataset(cfg, "test")
     assert len(test) == 6 and test.labels == [1]

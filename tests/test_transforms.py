@@ -1,17 +1,18 @@
+import pickle
+
 import pytest
 import torch
 
 from videossl.data.transforms import (
-    normalize,
+    TrainTransform,
     parse_rand_augment,
+    random_resized_crop_params,
     spatial_crop_box,
     train_transform,
 )
 from videossl.data.transforms import (
     test_view as make_test_view,
 )
-
-MEAN, STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
 
 
 def constant_frames(t=4, h=24, w=32):
@@ -21,39 +22,62 @@ def constant_frames(t=4, h=24, w=32):
     return frame.unsqueeze(0).expand(t, h, w, 3).contiguous()
 
 
-def test_normalize_values_and_layout():
-    x = torch.full((2, 3, 4, 5), 255, dtype=torch.uint8)
-    x[:, 1] = 0
-    y = normalize(x, MEAN, STD)
-    assert y.shape == (3, 2, 4, 5) and y.dtype == torch.float32
-    assert torch.allclose(y[0], torch.tensor(2.0)) and torch.allclose(y[1], torch.tensor(-2.0))
+def gen(seed):
+    return torch.Generator().manual_seed(seed)
 
 
 @pytest.mark.parametrize("rrc", [True, False])
-def test_train_transform_same_params_for_all_frames(rrc):
-    torch.manual_seed(0)
-    tf = train_transform(
-        crop_size=16, random_resized_crop=rrc, jitter_scales=(24, 32), mean=MEAN, std=STD
-    )
-    outs = [tf(constant_frames()) for _ in range(8)]
+def test_train_transform_uint8_same_params_for_all_frames(rrc):
+    tf = train_transform(crop_size=16, random_resized_crop=rrc, jitter_scales=(24, 32))
+    outs = [tf(constant_frames(), gen(s)) for s in range(8)]
     for out in outs:
-        assert out.shape == (3, 4, 16, 16)
+        assert out.shape == (3, 4, 16, 16) and out.dtype == torch.uint8  # pixels, not normalised
+        assert out.is_contiguous()
         for t in range(1, 4):
             assert torch.equal(out[:, t], out[:, 0])
-    assert any(not torch.equal(outs[0], o) for o in outs[1:])  # random across calls
+    assert any(not torch.equal(outs[0], o) for o in outs[1:])  # random across seeds
+
+
+def test_every_draw_comes_from_the_generator():
+    tf = TrainTransform(
+        crop_size=16, rand_augment="rand-m9-n2-mstd0.5", random_erasing=0.5, flip=True
+    )
+    frames = constant_frames()
+    torch.manual_seed(0)
+    a = tf(frames, gen(5))
+    torch.manual_seed(1)  # the global RNG does not matter
+    b = tf(frames, gen(5))
+    assert torch.equal(a, b)
+    state = torch.get_rng_state()
+    tf(frames, gen(6))
+    assert torch.equal(state, torch.get_rng_state())  # nor is it advanced
+    assert any(not torch.equal(a, tf(frames, gen(s))) for s in range(6, 12))
+
+
+def test_random_resized_crop_params_match_torchvision_algorithm():
+    """Same distribution as torchvision's RandomResizedCrop: every box is inside the frame, its
+    area fraction and aspect lie in the ranges, and the fallback is the central crop."""
+    for s in range(50):
+        top, left, h, w = random_resized_crop_params(60, 80, (0.3, 1.0), (0.75, 1.333), gen(s))
+        assert 0 <= top <= 60 - h and 0 <= left <= 80 - w
+        assert 0.3 * 4800 * 0.9 <= h * w <= 4800 and 0.7 <= w / h <= 1.4
+    # Impossible ranges (aspect 10) always fall back to the central crop clamped to the ratio.
+    assert random_resized_crop_params(60, 80, (0.99, 1.0), (10.0, 11.0), gen(0)) == (26, 0, 8, 80)
 
 
 def test_flip_is_configurable():
-    torch.manual_seed(0)
     frames = constant_frames(h=16, w=16)
     no_flip = train_transform(
         crop_size=16, area_range=(1.0, 1.0), aspect_range=(1.0, 1.0), flip=False
     )
-    for _ in range(10):  # gradient stays left-to-right increasing
-        out = no_flip(frames)
+    for s in range(10):  # gradient stays left-to-right increasing
+        out = no_flip(frames, gen(s))
         assert out[0, 0, 0, -1] > out[0, 0, 0, 0]
     flip = train_transform(crop_size=16, area_range=(1.0, 1.0), aspect_range=(1.0, 1.0), flip=True)
-    directions = {bool(flip(frames)[0, 0, 0, -1] > flip(frames)[0, 0, 0, 0]) for _ in range(20)}
+    directions = set()
+    for s in range(20):
+        out = flip(frames, gen(s))
+        directions.add(bool(out[0, 0, 0, -1] > out[0, 0, 0, 0]))
     assert directions == {True, False}
 
 
@@ -67,12 +91,54 @@ def test_rand_augment_and_erasing_run_per_clip():
         parse_rand_augment("auto-m7")
     with pytest.raises(ValueError):
         parse_rand_augment("rand-q7")
-    torch.manual_seed(0)
     tf = train_transform(crop_size=16, rand_augment="rand-m9-n2-mstd0.5", random_erasing=1.0)
-    out = tf(constant_frames())
-    assert out.shape == (3, 4, 16, 16)
+    out = tf(constant_frames(), gen(0))
+    assert out.shape == (3, 4, 16, 16) and out.dtype == torch.uint8
     for t in range(1, 4):
         assert torch.equal(out[:, t], out[:, 0])
+
+
+def test_random_erasing_fills_a_box_with_the_fill_colour_on_uint8():
+    frames = torch.zeros(2, 32, 32, 3, dtype=torch.uint8)
+    tf = TrainTransform(
+        crop_size=32,
+        area_range=(1.0, 1.0),
+        aspect_range=(1.0, 1.0),
+        flip=False,
+        random_erasing=1.0,
+        erase_fill=(115, 20, 200),
+    )
+    erased = 0
+    for s in range(10):
+        out = tf(frames, gen(s))
+        box = out[0, 0] == 115
+        if box.any():
+            erased += 1
+            ys, xs = box.nonzero(as_tuple=True)
+            rows, cols = ys.max() - ys.min() + 1, xs.max() - xs.min() + 1
+            assert int(box.sum()) == rows * cols  # one rectangle
+            assert 0.02 * 1024 * 0.8 <= rows * cols <= 0.33 * 1024 * 1.2
+            assert (out[1][:, box] == 20).all() and (out[2][:, box] == 200).all()
+            assert (out[:, 1][:, box] == out[:, 0][:, box]).all()  # same box on every frame
+            assert (out[0, 0][~box] == 0).all()
+    assert erased >= 8  # p = 1: (nearly) always a box
+
+
+def test_transforms_and_collates_pickle():
+    """Spawned loader workers receive the transform and the collate by pickling."""
+    from videossl.data.build import MaskingCollate, collate
+    from videossl.masking import Masker
+
+    tf = TrainTransform(crop_size=16, rand_augment="rand-m9-n2-mstd0.5", random_erasing=0.25)
+    frames = constant_frames()
+    back = pickle.loads(pickle.dumps(tf))
+    assert torch.equal(back(frames, gen(3)), tf(frames, gen(3)))
+    masking = MaskingCollate(Masker("random", 0.5, (2, 8, 8)))
+    for fn in (collate, masking, make_test_view):
+        assert pickle.loads(pickle.dumps(fn)) is not None
+    items = [{"video": tf(frames, gen(s)), "seed": torch.tensor(s)} for s in range(2)]
+    out = pickle.loads(pickle.dumps(masking))(items)
+    assert out["mask"].shape == (2, 2, 2, 2) and torch.equal(out["mask"], masking(items)["mask"])
 
 
 def test_spatial_crop_boxes():
@@ -90,9 +156,7 @@ def test_test_view_crops_along_long_side():
     frames[:, :, 32:] = 250  # right third
     means = []
     for idx in range(3):
-        view = make_test_view(
-            frames, crop_size=8, spatial_idx=idx, num_crops=3, mean=(0,) * 3, std=(1,) * 3
-        )
-        assert view.shape == (3, 2, 8, 8)
-        means.append(round(float(view.mean()) * 255))
+        view = make_test_view(frames, crop_size=8, spatial_idx=idx, num_crops=3)
+        assert view.shape == (3, 2, 8, 8) and view.dtype == torch.uint8
+        means.append(round(float(view.float().mean())))
     assert means == [50, 150, 250]

@@ -15,6 +15,7 @@ labels.npy [V] int64, paths.txt (line v = video v); with --per-clip also clip_fe
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import sys
 
@@ -23,6 +24,7 @@ import torch
 from videossl import checkpoint as ckpt
 from videossl.config import load_config
 from videossl.data.build import build_dataset, collate
+from videossl.engine.inputs import normalize_clips
 from videossl.features import (
     average_views,
     deduplicate_views,
@@ -82,6 +84,7 @@ def run(args: argparse.Namespace) -> dict[str, str]:
             pool=cfg.MODEL.POOL,
             device=device,
             amp=cfg.TRAIN.AMP if device.type == "cuda" else "",
+            preprocess=functools.partial(normalize_clips, mean=cfg.DATA.MEAN, std=cfg.DATA.STD),
         )
     )
     features, counts = average_views(

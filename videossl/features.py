@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -38,15 +38,19 @@ def extract_clip_features(
     pool: str = "mean",
     device: torch.device | str = "cpu",
     amp: str = "",
+    preprocess: Callable[[Tensor], Tensor] | None = None,
 ) -> dict[str, Tensor]:
     """Run `encoder` (in eval mode) on every batch -> {"features" [M,C] float32,
-    "index" [M], "view" [M] int64, "valid" [M] bool} in the order seen."""
+    "index" [M], "view" [M] int64, "valid" [M] bool} in the order seen. `preprocess` maps the
+    loader's clips (uint8) to the encoder's input on the device (normalisation)."""
     device = torch.device(device)
     encoder.eval()
     feats, index, view, valid = [], [], [], []
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
     for batch in batches:
         video = batch["video"].to(device, non_blocking=True)
+        if preprocess is not None:
+            video = preprocess(video)
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             tokens = encoder(video)
         feats.append(pool_tokens(tokens, pool, encoder.num_prefix_tokens).float().cpu())

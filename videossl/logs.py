@@ -59,6 +59,14 @@ class MetricWriter:
                 if isinstance(value, (int, float)) and key not in ("time", "epoch", "iter"):
                     self._tb.add_scalar(f"{prefix}/{key}", value, step)
 
+    def write_scalars(self, prefix: str, values: dict[str, float], *, step: int) -> None:
+        """TensorBoard scalars `<prefix>/<name>` (rank 0, when TensorBoard is on)."""
+        if self._tb is None or not is_main_process():
+            return
+        for key, value in values.items():
+            self._tb.add_scalar(f"{prefix}/{key}", value, step)
+        self._tb.flush()
+
     def close(self) -> None:
         if self._tb is not None:
             self._tb.close()

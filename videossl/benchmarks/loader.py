@@ -49,7 +49,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=int, nargs="*", default=[1, 2, 4])
     parser.add_argument("--decoders", nargs="*", default=["pyav"])
     parser.add_argument(
-        "--uint8", action="store_true", help="uint8 clips (normalised on the device later)"
+        "--uint8", action="store_true", help="no-op: the loaders always ship uint8 clips"
     )
 
 
@@ -215,7 +215,6 @@ def _load_cfg(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> dict:
     from videossl.data.build import build_dataset
-    from videossl.data.options import transform_from_config
 
     cfg = _load_cfg(args)
     tmp = None
@@ -233,8 +232,6 @@ def run(args: argparse.Namespace) -> dict:
         for repeats in args.repeats:
             cfg.DATA.NUM_REPEATED_SAMPLES = repeats
             dataset = build_dataset(cfg, "train")
-            if args.uint8:
-                dataset.transform = transform_from_config(cfg, uint8_output=True)
             if "seq_decode_fps" not in results:
                 results.update(decode_limit(dataset))
                 limit = results["seq_decode_fps"] / results["frames_per_clip"]

@@ -25,7 +25,7 @@ from torch.utils.data import Dataset
 from torchvision.io import ImageReadMode, decode_jpeg, read_file
 
 from .ava_annotations import KeyframeBoxes, read_box_list
-from .ava_transforms import eval_transform, normalize, train_transform
+from .ava_transforms import eval_transform, train_transform
 
 logger = logging.getLogger(__name__)
 
@@ -90,8 +90,11 @@ def collate_ava(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 class AVADataset(Dataset):
-    """Items: video [3,T,H,W] float, boxes [n,4] pixels of the crop, labels [n,K],
-    orig_boxes [n,4] normalised, video_id, timestamp, index. Batch with `collate_fn`."""
+    """Items: video [3,T,H,W] uint8, boxes [n,4] pixels of the crop, labels [n,K],
+    orig_boxes [n,4] normalised, video_id, timestamp, index. Batch with `collate_fn`.
+
+    ``ds[(index, seed)]`` (what SeededDataset asks for) draws the training crop and flip from
+    a generator seeded with ``seed``; ``ds[index]`` draws the seed from torch's global RNG."""
 
     def __init__(
         self,
@@ -108,8 +111,6 @@ class AVADataset(Dataset):
         jitter_scales: Sequence[int] = (256, 320),
         random_flip: bool = True,
         test_spatial: str = "resize",
-        mean: Sequence[float] = (0.45, 0.45, 0.45),
-        std: Sequence[float] = (0.225, 0.225, 0.225),
     ) -> None:
         if not records:
             raise ValueError("AVA dataset has no keyframe with boxes; check the box lists.")
@@ -121,10 +122,10 @@ class AVADataset(Dataset):
         self.train, self.crop_size = train, crop_size
         self.jitter_scales, self.random_flip = tuple(jitter_scales), random_flip
         self.test_spatial = test_spatial
-        self.mean, self.std = tuple(mean), tuple(std)
         self._frame_counts: dict[str, int] = {}
 
     collate_fn = staticmethod(collate_ava)
+    takes_seed = True
 
     def __len__(self) -> int:
         return len(self.records)
@@ -167,7 +168,8 @@ class AVADataset(Dataset):
             images.append(_read_jpeg(path))
         return torch.stack(images)
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
+    def __getitem__(self, key) -> dict[str, Any]:
+        index, seed = key if isinstance(key, tuple) else (key, None)
         record = self.records[index]
         frames = self.load_frames(record)
         h, w = frames.shape[-2:]
@@ -180,13 +182,16 @@ class AVADataset(Dataset):
                 crop_size=self.crop_size,
                 jitter_scales=self.jitter_scales,
                 random_flip=self.random_flip,
+                generator=torch.Generator().manual_seed(
+                    int(torch.randint(2**62, ())) if seed is None else int(seed)
+                ),
             )
         else:
             frames, boxes = eval_transform(
                 frames, boxes, crop_size=self.crop_size, mode=self.test_spatial
             )
         return {
-            "video": normalize(frames, self.mean, self.std),
+            "video": frames.permute(1, 0, 2, 3).contiguous(),  # uint8 [3,T,H,W]
             "boxes": boxes.float(),
             "labels": torch.from_numpy(record.labels),
             "orig_boxes": orig,
@@ -246,6 +251,4 @@ def build_ava_dataset(cfg: CfgNode, split: str) -> AVADataset:
         jitter_scales=cfg.DATA.TRAIN_JITTER_SCALES,
         random_flip=cfg.DATA.RANDOM_FLIP,
         test_spatial=cfg.AVA.TEST_SPATIAL,
-        mean=cfg.DATA.MEAN,
-        std=cfg.DATA.STD,
     )

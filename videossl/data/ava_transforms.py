@@ -1,12 +1,14 @@
 """Box-aware clip transforms for AVA: every spatial change moves the boxes with the pixels.
 
-Frames are uint8 `[T,3,H,W]`; boxes are pixel (x1,y1,x2,y2) `[n,4]` float in that frame.
+Frames are uint8 `[T,3,H,W]`; boxes are pixel (x1,y1,x2,y2) `[n,4]` float in that frame. The
+clips stay uint8 (the objective normalises on the device); the training transform draws from
+an explicit `generator`.
 The geometry itself is torchvision's (transforms.v2.functional on tv_tensors.BoundingBoxes).
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torchvision import tv_tensors
@@ -70,11 +72,3 @@ def eval_transform(
         top, left = (h - crop_size) // 2, (w - crop_size) // 2
         return _crop(frames, boxes, top, left, crop_size, crop_size)
     raise ValueError(f"AVA.TEST_SPATIAL must be 'resize' or 'center_crop', got {mode!r}.")
-
-
-def normalize(frames: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
-    """uint8 [T,3,H,W] -> float32 [3,T,H,W], (x/255 - mean) / std per channel."""
-    x = frames.float().div_(255.0).permute(1, 0, 2, 3)
-    m = torch.as_tensor(mean, dtype=x.dtype).view(3, 1, 1, 1)
-    s = torch.as_tensor(std, dtype=x.dtype).view(3, 1, 1, 1)
-    return (x - m) / s

@@ -1,10 +1,12 @@
 """VideoDataset: records -> decoded, sampled, transformed clips (shared by every video dataset).
 
-Items are dicts: ``video`` float32 [3,T,H,W] ([K,3,T,H,W] with K repeated samples in training),
-``label``/``index``/``view`` int64, ``valid`` bool. Every random draw of an item (clip position,
-augmentation, replacement video) comes from torch's global RNG: ``dataset[i]`` uses it as it is
-(the loader's SeededDataset seeds it per sample), ``dataset[(i, seed)]`` seeds it with ``seed``
-for this item only (the global state is restored afterwards).
+Items are dicts: ``video`` uint8 [3,T,H,W] ([K,3,T,H,W] with K repeated samples in training;
+pixels, normalised later by the objective on the device), ``label``/``index``/``view`` int64,
+``valid`` bool, and in training ``seed`` int64 (the item's seed, for draws made at collate time).
+Every random draw of an item (clip position, augmentation, replacement video) takes an explicit
+``torch.Generator``: ``dataset[(i, seed)]`` (what the loader's SeededDataset asks for) seeds one
+from ``seed``, and repeat k of K its own from ``(seed, k)``; ``dataset[i]`` draws the seed from
+torch's global RNG.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import torch
 
 from .decoders import DecodeError, open_video
 from .records import VideoRecord
+from .sampler import mix_seed
 from .sampling import clip_indices, segment_indices
 from .transforms import test_view
 
@@ -42,7 +45,8 @@ class VideoDataset(torch.utils.data.Dataset):
             (``num_temporal_views`` x ``num_spatial_crops`` deterministic views per video).
         sampling: "clip" (``num_frames`` at ``sampling_rate``, resampled to ``target_fps``) or
             "segment" (TSN-style, ``num_frames`` segments; SSv2).
-        transform: training transform, uint8 [T,H,W,3] -> float [3,T,H,W].
+        transform: training transform, ``transform(frames, generator)``: uint8 [T,H,W,3] ->
+            uint8 [3,T,H,W] (a picklable object, e.g. transforms.TrainTransform).
         num_repeated: K > 1 decodes once and returns K augmented clips (training).
         num_retries: attempts (other clips, then other videos) before an item fails.
         bad_report: file that gets one ``split<TAB>path<TAB>reason`` line per failed decode.
@@ -53,7 +57,7 @@ class VideoDataset(torch.utils.data.Dataset):
         records: Sequence[VideoRecord],
         *,
         split: str,
-        transform: Callable[[torch.Tensor], torch.Tensor],
+        transform: Callable[..., torch.Tensor],
         num_frames: int = 16,
         sampling_rate: int = 4,
         target_fps: float = 30.0,
@@ -64,8 +68,6 @@ class VideoDataset(torch.utils.data.Dataset):
         num_temporal_views: int = 1,
         num_spatial_crops: int = 1,
         test_crop_size: int = 224,
-        mean: Sequence[float] = (0.45, 0.45, 0.45),
-        std: Sequence[float] = (0.225, 0.225, 0.225),
         num_repeated: int = 1,
         num_retries: int = 10,
         bad_report: str = "",
@@ -84,7 +86,7 @@ class VideoDataset(torch.utils.data.Dataset):
         self.decode_short_side = decode_short_side
         self.num_views = 1 if self.train else num_temporal_views
         self.num_crops = 1 if self.train else num_spatial_crops
-        self.test_crop_size, self.mean, self.std = test_crop_size, tuple(mean), tuple(std)
+        self.test_crop_size = test_crop_size
         self.num_repeated = num_repeated if self.train else 1
         self.num_retries = max(1, num_retries)
         self.bad_report = bad_report
@@ -109,7 +111,12 @@ class VideoDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.records) * self.num_views * self.num_crops
 
-    def _indices(self, num: int, fps: float, temporal_idx: int) -> list[int]:
+    # SeededDataset passes (index, seed) keys to datasets that set this.
+    takes_seed = True
+
+    def _indices(
+        self, num: int, fps: float, temporal_idx: int, generator: torch.Generator | None = None
+    ) -> list[int]:
         if self.sampling == "segment":
             return segment_indices(
                 num,
@@ -117,6 +124,7 @@ class VideoDataset(torch.utils.data.Dataset):
                 train=self.train,
                 offset_idx=max(temporal_idx, 0),
                 num_offsets=self.num_views,
+                generator=generator,
             )
         return clip_indices(
             num,
@@ -126,10 +134,14 @@ class VideoDataset(torch.utils.data.Dataset):
             target_fps=self.target_fps,
             clip_idx=temporal_idx,
             num_clips=self.num_views,
+            generator=generator,
         )
 
-    def load_frames(self, video_idx: int, temporal_idx: int) -> torch.Tensor:
-        """Decode the clip (uint8 [T,H,W,3]); ``temporal_idx`` -1 = random (global RNG)."""
+    def load_frames(
+        self, video_idx: int, temporal_idx: int, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Decode the clip (uint8 [T,H,W,3]); ``temporal_idx`` -1 = random (from
+        ``generator``; the same generator draws a resample after an over-reported length)."""
         record = self.records[video_idx]
         with open_video(
             record.path,
@@ -140,12 +152,12 @@ class VideoDataset(torch.utils.data.Dataset):
             num_frames=record.num_frames,
         ) as reader:
             estimate = reader.num_frames
-            indices = self._indices(estimate, reader.fps, temporal_idx)
+            indices = self._indices(estimate, reader.fps, temporal_idx, generator)
             frames = reader.get_frames(indices)
             if reader.num_frames < estimate and max(indices) >= reader.num_frames:
                 # The container over-reported its length: sample again within the real one.
                 frames = reader.get_frames(
-                    self._indices(reader.num_frames, reader.fps, temporal_idx)
+                    self._indices(reader.num_frames, reader.fps, temporal_idx, generator)
                 )
         return frames
 
@@ -205,11 +217,12 @@ class VideoDataset(torch.utils.data.Dataset):
             "valid": torch.tensor(valid),
         }
 
-    def _train_item(self, index: int) -> dict:
+    def _train_item(self, index: int, seed: int) -> dict:
+        generator = torch.Generator().manual_seed(seed)
         video_idx = index
         for attempt in range(self.num_retries):
             try:
-                frames = self.load_frames(video_idx, -1)
+                frames = self.load_frames(video_idx, -1, generator)
             except (DecodeError, OSError, ValueError, RuntimeError) as e:
                 self._fail(video_idx, e)
                 # A file that cannot be opened is replaced now; others get one more clip first.
@@ -218,11 +231,20 @@ class VideoDataset(torch.utils.data.Dataset):
                     or "cannot open" in str(e)
                     or not os.path.isfile(self.records[video_idx].path)
                 ):
-                    video_idx = int(torch.randint(len(self.records), ()))
+                    video_idx = int(torch.randint(len(self.records), (), generator=generator))
                 continue
-            clips = [self.transform(frames) for _ in range(self.num_repeated)]
-            video = clips[0] if self.num_repeated == 1 else torch.stack(clips)
-            return self._item(video, video_idx, 0, True)
+            if self.num_repeated == 1:
+                video = self.transform(frames, generator)
+            else:
+                video = torch.stack(
+                    [
+                        self.transform(frames, torch.Generator().manual_seed(mix_seed(seed, k)))
+                        for k in range(self.num_repeated)
+                    ]
+                )
+            item = self._item(video, video_idx, 0, True)
+            item["seed"] = torch.tensor(seed, dtype=torch.int64)
+            return item
         raise RuntimeError(
             f"{self.num_retries} attempts to load a training clip failed (last: "
             f"{self.records[video_idx].path}); too many unreadable videos? See the warnings and "
@@ -237,15 +259,13 @@ class VideoDataset(torch.utils.data.Dataset):
         except (DecodeError, OSError, ValueError, RuntimeError) as e:
             self._fail(video_idx, e)
             size = self.test_crop_size
-            zeros = torch.zeros(3, self.num_frames, size, size)
+            zeros = torch.zeros(3, self.num_frames, size, size, dtype=torch.uint8)
             return self._item(zeros, video_idx, view, False)
         video = test_view(
             frames,
             crop_size=self.test_crop_size,
             spatial_idx=spatial_idx,
             num_crops=self.num_crops,
-            mean=self.mean,
-            std=self.std,
         )
         return self._item(video, video_idx, view, True)
 
@@ -253,8 +273,8 @@ class VideoDataset(torch.utils.data.Dataset):
         index, seed = key if isinstance(key, tuple) else (key, None)
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} items")
+        if not self.train:
+            return self._test_item(index)
         if seed is None:
-            return self._train_item(index) if self.train else self._test_item(index)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            return self._train_item(index) if self.train else self._test_item(index)
+            seed = int(torch.randint(2**62, ()))
+        return self._train_item(index, int(seed))

@@ -1,4 +1,4 @@
-"""Dataset registry, ``build_dataset(cfg, split)`` and the batch ``collate``.
+"""Dataset registry, ``build_dataset(cfg, split)``, the batch ``collate`` and ``MaskingCollate``.
 
 A registered object is either a class with ``from_config(cfg, split)`` or a function
 ``fn(cfg, split) -> Dataset``.
@@ -15,6 +15,7 @@ from torch.utils.data import Dataset
 
 from .folder import FolderDataset
 from .kinetics import KineticsDataset
+from .sampler import mix_seed
 from .ssv2 import SSv2Dataset
 
 DATASETS = Registry("DATASETS")
@@ -90,3 +91,33 @@ def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
         else:
             batch[key] = [v for v in values for _ in range(repeats)]
     return batch
+
+
+_MASK_STREAM = 0x6D61736B  # "mask": keeps the mask draws apart from the clip's own
+
+
+class MaskingCollate:
+    """``collate``, then one mask per clip drawn in the loader worker (MASK.IN_LOADER).
+
+    ``masker(batch_size, (T,H,W), generator=...)`` is called once per clip with a generator
+    seeded from (the item's ``seed``, the repeat index, a stream id apart from the clip's), so
+    the masks depend on the sample, not on the worker or the batch it lands in. Items without a
+    seed get seeds from torch's global RNG. A picklable object (spawned workers receive it)."""
+
+    def __init__(self, masker: Any) -> None:
+        self.masker = masker
+
+    def __call__(self, items: list[dict[str, Any]]) -> dict[str, Any]:
+        batch = collate(items)
+        video = batch["video"]
+        repeats = video.shape[0] // len(items)
+        shape = tuple(video.shape[2:])
+        masks = []
+        for item in items:
+            seed = item.get("seed")
+            seed = int(torch.randint(2**62, ())) if seed is None else int(seed)
+            for k in range(repeats):
+                g = torch.Generator().manual_seed(mix_seed(seed, k, _MASK_STREAM))
+                masks.append(self.masker(1, shape, generator=g))
+        batch["mask"] = torch.cat(masks)
+        return batch

@@ -6,14 +6,16 @@ import os
 
 from fvcore.common.config import CfgNode
 
-from .transforms import train_transform
+from .transforms import TrainTransform
 
 
-def transform_from_config(cfg: CfgNode, *, flip: bool | None = None, uint8_output: bool = False):
-    """The training transform described by cfg.DATA (``flip`` overrides DATA.RANDOM_FLIP;
-    ``uint8_output``: uint8 clips, normalised later with transforms.normalize_batch)."""
+def transform_from_config(cfg: CfgNode, *, flip: bool | None = None) -> TrainTransform:
+    """The training transform described by cfg.DATA (``flip`` overrides DATA.RANDOM_FLIP).
+
+    It returns uint8 clips (the objective normalises them on the device); random erasing fills
+    with the DATA.MEAN colour, which is 0 after normalisation."""
     d = cfg.DATA
-    return train_transform(
+    return TrainTransform(
         crop_size=d.TRAIN_CROP_SIZE,
         random_resized_crop=d.USE_RANDOM_RESIZED_CROP,
         area_range=d.TRAIN_JITTER_SCALES_RELATIVE,
@@ -22,9 +24,7 @@ def transform_from_config(cfg: CfgNode, *, flip: bool | None = None, uint8_outpu
         flip=d.RANDOM_FLIP if flip is None else flip,
         rand_augment=d.RAND_AUGMENT,
         random_erasing=d.RANDOM_ERASING,
-        mean=d.MEAN,
-        std=d.STD,
-        uint8_output=uint8_output,
+        erase_fill=tuple(min(max(round(255 * m), 0), 255) for m in d.MEAN),
     )
 
 
@@ -37,9 +37,7 @@ def dataset_kwargs(cfg: CfgNode, split: str, *, flip: bool | None = None) -> dic
         report = os.path.join(cfg.OUTPUT_DIR, report)
     return dict(
         split=split,
-        transform=transform_from_config(
-            cfg, flip=flip, uint8_output=d.NORMALIZE_ON_DEVICE and split == "train"
-        ),
+        transform=transform_from_config(cfg, flip=flip),
         num_frames=d.NUM_FRAMES,
         sampling_rate=d.SAMPLING_RATE,
         target_fps=d.TARGET_FPS,
@@ -49,8 +47,6 @@ def dataset_kwargs(cfg: CfgNode, split: str, *, flip: bool | None = None) -> dic
         num_temporal_views=cfg.TEST.NUM_ENSEMBLE_VIEWS if multi_view else 1,
         num_spatial_crops=cfg.TEST.NUM_SPATIAL_CROPS if multi_view else 1,
         test_crop_size=d.TEST_CROP_SIZE,
-        mean=d.MEAN,
-        std=d.STD,
         num_repeated=d.NUM_REPEATED_SAMPLES,
         num_retries=d.NUM_RETRIES,
         bad_report=report,

@@ -1,8 +1,10 @@
 """A distributed sampler that can start mid-epoch and seeds every sample.
 
 Each yielded key is `(index, seed)`: the dataset index and a seed derived from (base seed,
-epoch, position in the epoch's order). `SeededDataset` seeds torch/numpy/random with it before
-loading the item, so augmentations do not depend on which worker loads a sample; together with
+epoch, position in the epoch's order). `SeededDataset` hands the seed to datasets that take one
+(`takes_seed = True`: they seed explicit torch.Generators from it) and also seeds
+torch/numpy/random with it before loading the item (for datasets that draw from the global
+RNGs), so augmentations do not depend on which worker loads a sample; together with
 `set_epoch(epoch, start)` a resumed run sees exactly the data it would have seen.
 """
 
@@ -17,8 +19,8 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 
-def _mix(*values: int) -> int:
-    """A deterministic 63-bit hash of integers (splitmix-style)."""
+def mix_seed(*values: int) -> int:
+    """A deterministic 63-bit hash of integers (splitmix-style): a seed for (seed, k, ...)."""
     h = 0x9E3779B97F4A7C15
     for v in values:
         h ^= (v + 0x9E3779B97F4A7C15 + ((h << 6) & 0xFFFFFFFFFFFFFFFF) + (h >> 2)) & (
@@ -26,6 +28,9 @@ def _mix(*values: int) -> int:
         )
         h = (h * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
     return h & 0x7FFFFFFFFFFFFFFF
+
+
+_mix = mix_seed
 
 
 class ResumableDistributedSampler(Sampler):
@@ -88,7 +93,8 @@ class ResumableDistributedSampler(Sampler):
 
 
 class SeededDataset(Dataset):
-    """Wraps a dataset so that `ds[(index, seed)]` seeds all RNGs before loading the item."""
+    """Wraps a dataset so that `ds[(index, seed)]` seeds all RNGs before loading the item, and
+    passes `(index, seed)` on to a dataset whose `takes_seed` is true."""
 
     def __init__(self, dataset: Dataset) -> None:
         self.dataset = dataset
@@ -101,6 +107,8 @@ class SeededDataset(Dataset):
         torch.manual_seed(seed)
         np.random.seed(seed % (2**32))
         random.seed(seed)
+        if getattr(self.dataset, "takes_seed", False):
+            return self.dataset[(index, seed)]
         return self.dataset[index]
 
     def __getattr__(self, name: str):

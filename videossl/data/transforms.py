@@ -1,23 +1,26 @@
-"""Video transforms on uint8 clips (torchvision.transforms.v2, one random draw per clip).
+"""Video transforms on uint8 clips (torchvision.transforms.v2 kernels, one random draw per clip).
 
-Input to every pipeline: uint8 ``[T,H,W,3]`` (what the decoders return). Output: float32
-``[3,T,H,W]`` normalised with ``mean``/``std``. Geometric transforms crop before resizing and
-resize in uint8.
+Input to every pipeline: uint8 ``[T,H,W,3]`` (what the decoders return). Output: uint8
+``[3,T,H,W]``: the loaders ship pixels and the objective normalises on the device (see
+docs/architecture.md, "Data pipeline and engine contracts"). Geometric transforms crop before
+resizing and resize in uint8.
+
+The pipelines are module-level classes (picklable: loader workers started with "spawn" receive
+them by pickling). Every random draw takes an explicit ``torch.Generator``: the dataset seeds
+one per sample from the sampler's (epoch, position) seed, so a resumed run sees the same clips.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
-
-Transform = Callable[[torch.Tensor], torch.Tensor]
 
 
 def to_video(frames: torch.Tensor) -> tv_tensors.Video:
@@ -36,48 +39,84 @@ def to_planar(video: torch.Tensor) -> torch.Tensor:
     return x.permute(1, 0, 2, 3).contiguous()
 
 
-def normalize(video: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
-    """uint8 or float-in-[0,255] [T,3,H,W] -> float32 [3,T,H,W], (x/255 - mean) / std."""
-    scale = torch.tensor([1.0 / (255.0 * s) for s in std]).view(3, 1, 1, 1)
-    shift = torch.tensor([m / s for m, s in zip(mean, std)]).view(3, 1, 1, 1)
-    return to_planar(video).to(torch.float32).mul_(scale).sub_(shift)
+def default_generator() -> torch.Generator:
+    """A generator seeded from torch's global RNG (callers that pass none stay reproducible
+    under ``torch.manual_seed``)."""
+    return torch.Generator().manual_seed(int(torch.randint(2**62, ())))
 
 
-def normalize_batch(
-    video: torch.Tensor, mean: Sequence[float], std: Sequence[float]
-) -> torch.Tensor:
-    """uint8 [B,3,T,H,W] (on any device) -> float32, (x/255 - mean) / std per channel.
-
-    For loaders whose transforms have ``uint8_output``: the workers ship 4x fewer bytes and the
-    normalisation runs on the accelerator."""
-    shape = (1, 3, 1, 1, 1)
-    scale = torch.tensor([1.0 / (255.0 * s) for s in std], device=video.device).view(shape)
-    shift = torch.tensor([m / s for m, s in zip(mean, std)], device=video.device).view(shape)
-    return video.to(torch.float32).mul_(scale).sub_(shift)
+def _uniform(lo: float, hi: float, generator: torch.Generator) -> float:
+    return lo + (hi - lo) * float(torch.rand((), generator=generator, dtype=torch.float64))
 
 
-class ShortSideJitterCrop(v2.Transform):
-    """Scale jitter + random crop (PySlowFast): resize the short side to a random size in
-    ``scales`` then take a random ``size`` x ``size`` crop, computed as one crop-then-resize."""
+def _randint(lo: int, hi: int, generator: torch.Generator) -> int:
+    """An integer in [lo, hi)."""
+    return int(torch.randint(lo, hi, (), generator=generator))
 
-    def __init__(self, size: int, scales: Sequence[int]) -> None:
-        super().__init__()
-        self.size, self.scales = size, (int(scales[0]), int(scales[-1]))
 
-    def make_params(self, flat_inputs: list) -> dict:
-        height, width = v2.query_size(flat_inputs)
-        short = int(torch.randint(self.scales[0], self.scales[1] + 1, ()))
-        factor = short / min(height, width)
-        side = min(self.size / factor, height, width)  # crop side in source pixels
-        side = max(1, round(side))
-        top = int(torch.randint(0, height - side + 1, ()))
-        left = int(torch.randint(0, width - side + 1, ()))
-        return dict(top=top, left=left, height=side, width=side)
+def random_resized_crop_params(
+    height: int,
+    width: int,
+    scale: Sequence[float],
+    ratio: Sequence[float],
+    generator: torch.Generator,
+) -> tuple[int, int, int, int]:
+    """(top, left, h, w) of an Inception-style random crop (torchvision's RandomResizedCrop
+    algorithm: 10 tries of area x log-uniform aspect, then the central crop)."""
+    area = height * width
+    log_lo, log_hi = math.log(ratio[0]), math.log(ratio[1])
+    for _ in range(10):
+        target = area * _uniform(scale[0], scale[1], generator)
+        aspect = math.exp(_uniform(log_lo, log_hi, generator))
+        w = int(round(math.sqrt(target * aspect)))
+        h = int(round(math.sqrt(target / aspect)))
+        if 0 < w <= width and 0 < h <= height:
+            top = _randint(0, height - h + 1, generator)
+            left = _randint(0, width - w + 1, generator)
+            return top, left, h, w
+    in_ratio = width / height
+    if in_ratio < min(ratio):
+        w, h = width, int(round(width / min(ratio)))
+    elif in_ratio > max(ratio):
+        h, w = height, int(round(height * max(ratio)))
+    else:
+        w, h = width, height
+    return (height - h) // 2, (width - w) // 2, h, w
 
-    def transform(self, inpt, params: dict):
-        return self._call_kernel(
-            F.resized_crop, inpt, **params, size=[self.size, self.size], antialias=True
-        )
+
+def short_side_jitter_params(
+    height: int, width: int, size: int, scales: Sequence[int], generator: torch.Generator
+) -> tuple[int, int, int, int]:
+    """Scale jitter + random crop (PySlowFast) as one crop-then-resize: resizing the short side
+    to a random size in ``scales`` and cropping ``size`` x ``size`` is cropping this square."""
+    short = _randint(int(scales[0]), int(scales[-1]) + 1, generator)
+    factor = short / min(height, width)
+    side = max(1, round(min(size / factor, height, width)))  # crop side in source pixels
+    top = _randint(0, height - side + 1, generator)
+    left = _randint(0, width - side + 1, generator)
+    return top, left, side, side
+
+
+def random_erasing_box(
+    height: int,
+    width: int,
+    generator: torch.Generator,
+    scale: Sequence[float] = (0.02, 0.33),
+    ratio: Sequence[float] = (0.3, 3.3),
+) -> tuple[int, int, int, int] | None:
+    """(top, left, h, w) of a random-erasing box (torchvision's RandomErasing algorithm), or
+    None when 10 tries find none."""
+    area = height * width
+    log_lo, log_hi = math.log(ratio[0]), math.log(ratio[1])
+    for _ in range(10):
+        erase = area * _uniform(scale[0], scale[1], generator)
+        aspect = math.exp(_uniform(log_lo, log_hi, generator))
+        h = int(round(math.sqrt(erase * aspect)))
+        w = int(round(math.sqrt(erase / aspect)))
+        if h < height and w < width:
+            top = _randint(0, height - h + 1, generator)
+            return top, _randint(0, width - w + 1, generator), h, w
+    return None
 
 
 def parse_rand_augment(spec: str) -> dict:
@@ -107,7 +146,11 @@ def parse_rand_augment(spec: str) -> dict:
 
 class VideoRandAugment(v2.RandAugment):
     """torchvision RandAugment with timm's magnitude scale (0..10) and magnitude noise
-    (``mstd``): one magnitude and one list of ops per clip, applied to every frame."""
+    (``mstd``): one magnitude and one list of ops per clip, applied to every frame.
+
+    ``apply(video, generator)`` draws the magnitude noise from ``generator`` and runs
+    torchvision's op choice on the global RNG forked and seeded from it (torchvision takes no
+    generator), so the result depends on ``generator`` only."""
 
     BINS = 101
 
@@ -115,58 +158,79 @@ class VideoRandAugment(v2.RandAugment):
         super().__init__(num_ops=num_ops, magnitude=0, num_magnitude_bins=self.BINS)
         self.base, self.mstd = magnitude, mstd
 
-    def forward(self, *inputs):
+    def apply(self, video: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         m = self.base
         if self.mstd > 0:
-            m = m + self.mstd * float(torch.randn(()))
+            m = m + self.mstd * float(torch.randn((), generator=generator))
+        seed = int(torch.randint(2**62, (), generator=generator))
         self.magnitude = int(round(min(max(m, 0.0), 10.0) * (self.BINS - 1) / 10))
-        return super().forward(*inputs)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return super().forward(video)
 
 
-def train_transform(
-    *,
-    crop_size: int,
-    random_resized_crop: bool = True,
-    area_range: Sequence[float] = (0.08, 1.0),
-    aspect_range: Sequence[float] = (0.75, 1.3333),
-    jitter_scales: Sequence[int] = (256, 320),
-    flip: bool = True,
-    rand_augment: str = "",
-    random_erasing: float = 0.0,
-    mean: Sequence[float] = (0.45, 0.45, 0.45),
-    std: Sequence[float] = (0.225, 0.225, 0.225),
-    uint8_output: bool = False,
-) -> Transform:
-    """Training pipeline: uint8 [T,H,W,3] -> float32 [3,T,H,W] (with ``uint8_output``: uint8
-    [3,T,H,W], to be normalised later with ``normalize_batch``; not with random erasing)."""
-    if uint8_output and random_erasing > 0:
-        raise ValueError("random erasing needs float output (it fills with normal noise).")
-    ops: list = []
-    if random_resized_crop:
-        ops.append(
-            v2.RandomResizedCrop(
-                crop_size, scale=tuple(area_range), ratio=tuple(aspect_range), antialias=True
-            )
+class TrainTransform:
+    """Training pipeline: uint8 [T,H,W,3] -> uint8 [3,T,crop,crop].
+
+    Random resized crop (or short-side scale jitter), horizontal flip, RandAugment and random
+    erasing, each drawn once per clip from ``generator``. Erased boxes are filled with
+    ``erase_fill`` (uint8 RGB; the dataset mean colour, i.e. 0 after normalisation, as
+    torchvision's RandomErasing does on normalised clips)."""
+
+    def __init__(
+        self,
+        *,
+        crop_size: int,
+        random_resized_crop: bool = True,
+        area_range: Sequence[float] = (0.08, 1.0),
+        aspect_range: Sequence[float] = (0.75, 1.3333),
+        jitter_scales: Sequence[int] = (256, 320),
+        flip: bool = True,
+        rand_augment: str = "",
+        random_erasing: float = 0.0,
+        erase_fill: Sequence[int] = (115, 115, 115),
+    ) -> None:
+        self.crop_size = int(crop_size)
+        self.random_resized_crop = random_resized_crop
+        self.area_range = tuple(float(a) for a in area_range)
+        self.aspect_range = tuple(float(a) for a in aspect_range)
+        self.jitter_scales = (int(jitter_scales[0]), int(jitter_scales[-1]))
+        self.flip = flip
+        self.rand_augment = (
+            VideoRandAugment(**parse_rand_augment(rand_augment)) if rand_augment else None
         )
-    else:
-        ops.append(ShortSideJitterCrop(crop_size, jitter_scales))
-    if flip:
-        ops.append(v2.RandomHorizontalFlip())
-    if rand_augment:
-        ops.append(VideoRandAugment(**parse_rand_augment(rand_augment)))
-    geometric = v2.Compose(ops)
-    erase = v2.RandomErasing(p=random_erasing) if random_erasing > 0 else None
+        self.random_erasing = float(random_erasing)
+        self.erase_fill = tuple(int(v) for v in erase_fill)
 
-    def apply(frames: torch.Tensor) -> torch.Tensor:
-        if uint8_output:
-            return to_planar(geometric(to_video(frames)))
-        video = normalize(geometric(to_video(frames)), mean, std)  # [3,T,H,W]
-        if erase is not None:
-            video = erase(tv_tensors.Video(video.transpose(0, 1))).as_subclass(torch.Tensor)
-            video = video.transpose(0, 1).contiguous()
-        return video
+    def __call__(
+        self, frames: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        g = generator if generator is not None else default_generator()
+        video = to_video(frames)
+        height, width = video.shape[-2:]
+        if self.random_resized_crop:
+            box = random_resized_crop_params(height, width, self.area_range, self.aspect_range, g)
+        else:
+            box = short_side_jitter_params(height, width, self.crop_size, self.jitter_scales, g)
+        size = [self.crop_size, self.crop_size]
+        video = F.resized_crop(video, *box, size, antialias=True)
+        if self.flip and float(torch.rand((), generator=g)) < 0.5:
+            video = F.horizontal_flip(video)
+        if self.rand_augment is not None:
+            video = self.rand_augment.apply(video, g)
+        out = to_planar(video)  # uint8 [3,T,H,W]
+        if self.random_erasing > 0 and float(torch.rand((), generator=g)) < self.random_erasing:
+            erase = random_erasing_box(out.shape[-2], out.shape[-1], g)
+            if erase is not None:
+                top, left, h, w = erase
+                fill = torch.tensor(self.erase_fill, dtype=torch.uint8).view(3, 1, 1, 1)
+                out[:, :, top : top + h, left : left + w] = fill
+        return out
 
-    return apply
+
+def train_transform(**kwargs) -> TrainTransform:
+    """``TrainTransform(**kwargs)`` (kept for callers of the function form)."""
+    return TrainTransform(**kwargs)
 
 
 def spatial_crop_box(
@@ -190,16 +254,10 @@ def spatial_crop_box(
 
 
 def test_view(
-    frames: torch.Tensor,
-    *,
-    crop_size: int,
-    spatial_idx: int = 1,
-    num_crops: int = 1,
-    mean: Sequence[float] = (0.45, 0.45, 0.45),
-    std: Sequence[float] = (0.225, 0.225, 0.225),
+    frames: torch.Tensor, *, crop_size: int, spatial_idx: int = 1, num_crops: int = 1
 ) -> torch.Tensor:
-    """Test view: uint8 [T,H,W,3] -> float32 [3,T,crop,crop] (short side = crop size)."""
+    """Test view: uint8 [T,H,W,3] -> uint8 [3,T,crop,crop] (short side = crop size)."""
     video = to_video(frames)
     top, left, side = spatial_crop_box(video.shape[-2], video.shape[-1], spatial_idx, num_crops)
     video = F.resized_crop(video, top, left, side, side, [crop_size, crop_size], antialias=True)
-    return normalize(video, mean, std)
+    return to_planar(video)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 from typing import Any
@@ -12,7 +11,7 @@ from fvcore.common.config import CfgNode
 
 from .. import checkpoint as ckpt
 from ..config import save_config
-from ..data.build import build_dataset, collate
+from ..data.build import MaskingCollate, build_dataset, collate
 from ..data.loader import make_loader
 from ..distributed import get_local_rank, get_rank, get_world_size, is_main_process
 from ..logs import MetricWriter, setup_logging
@@ -21,8 +20,9 @@ from ..models.build import build_model, log_model_report
 from .evaluate import run_evaluation
 from .evaluators import EVALUATORS
 from .guard import LossGuard
+from .inputs import ensure_normalised_inputs
 from .optim import build_optimizer, build_scheduler, scaled_lr
-from .trainer import Trainer, TrainOptions
+from .trainer import Trainer, TrainOptions, steps_per_epoch
 
 logger = logging.getLogger(__name__)
 
@@ -42,18 +42,10 @@ def per_rank_batch(total: int, key: str) -> int:
     return total // world
 
 
-def collate_with_mask(items: list, *, masker) -> dict:
-    """Collate, then draw the batch's masks here, in the loader worker (MASK.IN_LOADER)."""
-    batch = collate(items)
-    video = batch["video"]
-    batch["mask"] = masker(video.shape[0], tuple(video.shape[2:]))
-    return batch
-
-
 def _loader(cfg: CfgNode, dataset, *, train: bool, batch: int):
     collate_fn = collate
     if train and cfg.MASK.IN_LOADER and cfg.MODEL.OBJECTIVE in ("maskfeat", "mae"):
-        collate_fn = functools.partial(collate_with_mask, masker=build_masker(cfg))
+        collate_fn = MaskingCollate(build_masker(cfg))
     return make_loader(
         dataset,
         batch_size=batch,
@@ -118,10 +110,15 @@ def train(cfg: CfgNode, model: torch.nn.Module, device: torch.device) -> dict[st
         max_iters_per_epoch=cfg.TRAIN.MAX_ITERS_PER_EPOCH,
         eval_period=cfg.TRAIN.EVAL_PERIOD,
         config_yaml=cfg.dump(),
-        mean=tuple(cfg.DATA.MEAN),
-        std=tuple(cfg.DATA.STD),
     )
-    scheduler = None
+    steps = steps_per_epoch(loader, options.accum_steps, options.max_iters_per_epoch)
+    scheduler = build_scheduler(
+        optimizer,
+        total_steps=steps * cfg.SOLVER.MAX_EPOCH,
+        warmup_steps=int(round(cfg.SOLVER.WARMUP_EPOCHS * steps)),
+        min_lr=cfg.SOLVER.MIN_LR,
+        warmup_start_lr=cfg.SOLVER.WARMUP_START_LR,
+    )
     trainer = Trainer(
         model,
         optimizer,
@@ -135,14 +132,7 @@ def train(cfg: CfgNode, model: torch.nn.Module, device: torch.device) -> dict[st
             max_rollbacks=cfg.TRAIN.LOSS_GUARD_MAX_ROLLBACKS,
         ),
         metrics=MetricWriter(cfg.OUTPUT_DIR, tensorboard=cfg.LOG.TENSORBOARD),
-    )
-    steps = trainer.steps_per_epoch
-    trainer.scheduler = build_scheduler(
-        optimizer,
-        total_steps=steps * cfg.SOLVER.MAX_EPOCH,
-        warmup_steps=int(round(cfg.SOLVER.WARMUP_EPOCHS * steps)),
-        min_lr=cfg.SOLVER.MIN_LR,
-        warmup_start_lr=cfg.SOLVER.WARMUP_START_LR,
+        eval_fn=periodic_evaluation(cfg, model, device),
     )
     if cfg.TRAIN.AUTO_RESUME:
         trainer.resume()
@@ -168,6 +158,47 @@ def build_evaluator(cfg: CfgNode, model: torch.nn.Module, dataset, tag: str):
             tag=tag,
         )
     return EVALUATORS.get(name)(cfg, dataset)
+
+
+def periodic_evaluation(cfg: CfgNode, model: torch.nn.Module, device: torch.device):
+    """The Trainer's ``eval_fn`` for TRAIN.EVAL_PERIOD > 0 (None when off, or with a warning
+    for objectives that cannot predict, e.g. pretraining)."""
+    if cfg.TRAIN.EVAL_PERIOD <= 0:
+        return None
+    if not hasattr(model, "predict"):
+        logger.warning(
+            "TRAIN.EVAL_PERIOD=%d but %s has no predict(): no periodic evaluation.",
+            cfg.TRAIN.EVAL_PERIOD,
+            type(model).__name__,
+        )
+        return None
+    return PeriodicEvaluation(cfg, model, device)
+
+
+class PeriodicEvaluation:
+    """``eval_fn`` of the Trainer (TRAIN.EVAL_PERIOD): evaluate the val split, return metrics.
+
+    The val loader is built on the first call and kept (its workers persist); every rank runs
+    it and the evaluator gathers across ranks. Predictions are not saved (TEST.* writes those)."""
+
+    def __init__(self, cfg: CfgNode, model: torch.nn.Module, device: torch.device) -> None:
+        self.cfg = cfg.clone()
+        self.cfg.defrost()
+        self.cfg.TEST.SAVE_PREDICTIONS = False
+        self.cfg.freeze()
+        self.model, self.device = model, device
+        self.loader = None
+        self.dataset = None
+
+    def __call__(self, epoch: int) -> dict[str, float]:
+        if self.loader is None:
+            batch = per_rank_batch(self.cfg.TEST.BATCH_SIZE, "TEST.BATCH_SIZE")
+            self.dataset = build_dataset(self.cfg, "val")
+            self.loader = _loader(self.cfg, self.dataset, train=False, batch=batch)
+        evaluator = build_evaluator(self.cfg, self.model, self.dataset, "val")
+        return run_evaluation(
+            self.model, self.loader, evaluator, device=self.device, amp=self.cfg.TRAIN.AMP
+        )
 
 
 def test(cfg: CfgNode, model: torch.nn.Module, device: torch.device) -> dict[str, Any]:
@@ -210,6 +241,7 @@ def run_job(cfg: CfgNode) -> dict[str, Any]:
     if cfg.TRAIN.COMPILE:
         model.encoder.compile()
     model = model.to(device)
+    ensure_normalised_inputs(model, cfg.DATA.MEAN, cfg.DATA.STD)  # interim: see engine/inputs.py
     results: dict[str, Any] = {}
     if cfg.TRAIN.ENABLE:
         results["train"] = train(cfg, model, device)

@@ -1,7 +1,8 @@
 """The training loop: AMP, gradient accumulation, clipping, EMA, checkpoints, exact resume.
 
 The trainer knows nothing about objectives: the model's forward takes a batch dict and
-returns a dict of losses; every entry whose key starts with "loss" is summed.
+returns a dict of losses; every entry whose key starts with "loss" is summed. Batches reach the
+model as the loader made them (uint8 clips), moved to the device: the objective normalises.
 """
 
 from __future__ import annotations
@@ -46,20 +47,13 @@ class TrainOptions:
     max_iters_per_epoch: int = 0
     eval_period: int = 0
     config_yaml: str = ""
-    # Normalisation of uint8 clips on the device (loaders with DATA.NORMALIZE_ON_DEVICE).
-    mean: tuple[float, ...] = (0.45, 0.45, 0.45)
-    std: tuple[float, ...] = (0.225, 0.225, 0.225)
 
 
-def prepare_batch(batch: Any, device: torch.device, mean, std) -> Any:
-    """Move a batch to `device`; uint8 clips are normalised there (DATA.NORMALIZE_ON_DEVICE)."""
-    batch = to_device(batch, device)
-    video = batch.get("video") if isinstance(batch, dict) else None
-    if isinstance(video, torch.Tensor) and video.dtype == torch.uint8:
-        from ..data.transforms import normalize_batch
-
-        batch["video"] = normalize_batch(video, mean, std)
-    return batch
+def steps_per_epoch(loader: Any, accum_steps: int, max_iters_per_epoch: int = 0) -> int:
+    """Optimiser steps in one epoch of `loader` (what the scheduler's length is built from)."""
+    micro = len(loader) if hasattr(loader, "__len__") else 0
+    steps = max(micro // accum_steps, 1)
+    return min(steps, max_iters_per_epoch) if max_iters_per_epoch > 0 else steps
 
 
 def to_device(batch: Any, device: torch.device) -> Any:
@@ -93,6 +87,10 @@ class Trainer:
         metrics: MetricWriter | None = None,
         eval_fn: Callable[[int], dict] | None = None,
     ) -> None:
+        """`scheduler` is built by the caller (its length from `steps_per_epoch`). `eval_fn(epoch)`
+        runs every `options.eval_period` epochs and returns flat metrics, which are written as
+        one `{"type": "eval", "split": "val", "epoch", "iter", ...}` record of metrics.jsonl
+        and as TensorBoard scalars `val/<name>`."""
         self.model = model
         self.optimizer = optimizer
         self.scheduler = scheduler
@@ -116,10 +114,9 @@ class Trainer:
                 device_ids=ids,
                 find_unused_parameters=getattr(model, "find_unused_parameters", False),
             )
-        micro = len(loader) if hasattr(loader, "__len__") else 0
-        self.steps_per_epoch = max(micro // options.accum_steps, 1)
-        if options.max_iters_per_epoch > 0:
-            self.steps_per_epoch = min(self.steps_per_epoch, options.max_iters_per_epoch)
+        self.steps_per_epoch = steps_per_epoch(
+            loader, options.accum_steps, options.max_iters_per_epoch
+        )
         self.epoch = 0  # completed epochs
         self.step_in_epoch = 0  # optimiser steps completed in the current epoch
         self.global_step = 0
@@ -200,7 +197,7 @@ class Trainer:
                 if self.epoch % self.opt.checkpoint_period == 0 or self.epoch == self.opt.max_epoch:
                     self.save_checkpoint()
                 if self.eval_fn and self.opt.eval_period and self.epoch % self.opt.eval_period == 0:
-                    self.eval_fn(self.epoch)
+                    self.log_eval(self.eval_fn(self.epoch))
         finally:
             preemption.register(None)
         self.metrics.close()
@@ -228,7 +225,7 @@ class Trainer:
             data_time += time.perf_counter() - t_data
             micro_index = self.step_in_epoch * accum + micro
             torch.manual_seed(_mix(self.opt.seed, self.epoch, micro_index, get_rank()))
-            batch = prepare_batch(batch, self.device, self.opt.mean, self.opt.std)
+            batch = to_device(batch, self.device)
             losses = self._micro_step(batch, last=micro == accum - 1)
             micro += 1
             if losses is None:  # bad loss: rolled back, skip to the next step
@@ -339,6 +336,20 @@ class Trainer:
             self.guard.rollbacks,
             self.guard.max_rollbacks,
         )
+
+    def log_eval(self, results: dict[str, Any], split: str = "val") -> dict[str, float]:
+        """One metrics.jsonl record and `<split>/<name>` TensorBoard scalars for an evaluation
+        after epoch `self.epoch`; non-numeric results are left out."""
+        values = {
+            k: float(v)
+            for k, v in (results or {}).items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+        }
+        record = {"type": "eval", "split": split, "epoch": self.epoch, "iter": self.global_step}
+        self.metrics.write({**record, **values})
+        self.metrics.write_scalars(split, values, step=self.global_step)
+        logger.info("Evaluation (%s) after epoch %d: %s", split, self.epoch, _fmt(values))
+        return values
 
     def _log(self, losses: dict[str, float], batch: dict, data_time: float, t_start: float) -> None:
         elapsed = time.perf_counter() - t_start

@@ -36,8 +36,8 @@ def add_defaults(cfg: CfgNode) -> None:
     cfg.DATA.TRAIN_JITTER_ASPECT_RELATIVE = [0.75, 1.3333]
     cfg.DATA.USE_RANDOM_RESIZED_CROP = True
     cfg.DATA.RANDOM_FLIP = True
-    # Training clips leave the loader as uint8 and are normalised on the training device:
-    # 4x fewer bytes through the workers (see docs/benchmarks.md). Not with RANDOM_ERASING.
+    # Deprecated, no effect: clips always leave the loader as uint8 and the objective normalises
+    # them on the device with MEAN/STD (4x fewer bytes through the workers; docs/benchmarks.md).
     cfg.DATA.NORMALIZE_ON_DEVICE = False
     cfg.DATA.MEAN = [0.45, 0.45, 0.45]
     cfg.DATA.STD = [0.225, 0.225, 0.225]
