@@ -124,3 +124,33 @@ def test_bf16_autocast_and_ema_run(tmp_path):
     assert not torch.equal(before["fc.weight"], model.state_dict()["fc.weight"])
     state = ckpt.load(ckpt.list_checkpoints(ckpt.checkpoint_dir(str(tmp_path)))[-1])
     assert torch.equal(state["ema"]["fc.weight"], ema["fc.weight"])
+
+
+def test_eval_fn_results_become_one_eval_record_and_tensorboard_scalars(tmp_path):
+    from videossl.logs import MetricWriter
+    from videossl.plotting import read_metrics
+
+    calls = []
+
+    def eval_fn(epoch):
+        calls.append(epoch)
+        return {"top1": 50.0 + epoch, "top5": 100, "loss": 1.25, "tag": "val", "ok": True}
+
+    trainer = make_trainer(tmp_path, max_epoch=3)
+    trainer.opt.eval_period = 2
+    trainer.eval_fn = eval_fn
+    trainer.metrics = MetricWriter(str(tmp_path), tensorboard=True)
+    trainer.train()
+    assert calls == [2]
+    evals = [r for r in read_metrics(str(tmp_path)) if r.get("type") == "eval"]
+    assert len(evals) == 1
+    record = {k: v for k, v in evals[0].items() if k != "time"}
+    step = 2 * trainer.steps_per_epoch
+    expected = {"type": "eval", "split": "val", "epoch": 2, "iter": step}
+    assert record == {**expected, "top1": 52.0, "top5": 100.0, "loss": 1.25}
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(tmp_path / "tensorboard"))
+    acc.Reload()
+    assert {"val/top1", "val/top5", "val/loss"} <= set(acc.Tags()["scalars"])
+    assert [(e.step, e.value) for e in acc.Scalars("val/top1")] == [(step, 52.0)]
