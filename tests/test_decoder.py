@@ -47,11 +47,14 @@ def test_rows_in_token_order_and_permutation_equivariant():
     torch.testing.assert_close(dec(x, mask, mask), out)
 
 
-def test_decode_mask_must_be_subset_and_counts_checked():
+def test_decode_counts_checked_and_visible_positions_decodable():
     dec = _decoder()
     mask = _mask()
-    with pytest.raises(ValueError, match="decode_mask"):
-        dec(torch.randn(2, 8, 32), mask, ~mask)
+    assert dec(torch.randn(2, 8, 32), mask, ~mask).shape == (2, 8, 10)  # VideoMAE v2 allows it
+    uneven = mask.clone()
+    uneven[0, mask[0].nonzero()[0, 0]] = False
+    with pytest.raises(ValueError, match="decoded counts"):
+        dec(torch.randn(2, 8, 32), mask, uneven)
     with pytest.raises(ValueError, match="visible"):
         dec(torch.randn(2, 9, 32), mask)
 
