@@ -88,7 +88,9 @@ class MAEDecoder(nn.Module):
     ) -> None:
         super().__init__()
         if pos_embed not in POS_EMBED_MODES:
-            raise ValueError(f"decoder pos_embed must be one of {POS_EMBED_MODES}, got {pos_embed!r}")
+            raise ValueError(
+                f"decoder pos_embed must be one of {POS_EMBED_MODES}, got {pos_embed!r}"
+            )
         self.grid = tuple(int(g) for g in grid) if grid is not None else None
         self.num_patches = math.prod(self.grid) if self.grid is not None else num_patches
         if pos_embed == "learned" and self.num_patches is None:
