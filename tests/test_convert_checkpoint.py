@@ -45,3 +45,22 @@ def test_help_and_bad_include(tmp_path, capsys):
     assert e.value.code == 0 and "--format" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="unknown part"):
         tool.main(["--src", "x", "--out", str(tmp_path / "y"), "--include", "encoder,bogus"])
+
+
+def test_mae_st_pretrain_checkpoint_every_part_round_trip(tmp_path):
+    from test_peers import _Objective, _our_encoder, _our_mae_st_decoder, mae_st_pretrain_sd
+
+    sd = mae_st_pretrain_sd()
+    src, out = tmp_path / "mae_st.pth", tmp_path / "ours.pth"
+    torch.save({"model": sd, "epoch": 10}, src)
+    args = ["--src", str(src), "--out", str(out), "--include", "encoder,decoder"]
+    assert _tool().main(args) == 0
+    ckpt = torch.load(out, weights_only=True)
+    assert ckpt["meta"]["format"] == "mae_st"
+    fused = sum(1 for k in sd if ".attn." in k and k.split(".")[-2] in "qkv")
+    assert ckpt["meta"]["num_tensors"] == len(sd) - fused * 2 // 3  # every key kept
+    model = _Objective(encoder=_our_encoder(), decoder=_our_mae_st_decoder())
+    report = load_pretrained(model, str(out))
+    assert report.fmt == "ours" and not report.missing and not report.unexpected
+    torch.testing.assert_close(model.decoder.encoder_to_decoder.bias, sd["decoder_embed.bias"])
+    torch.testing.assert_close(model.decoder.cls_token, sd["decoder_cls_token"])

@@ -2,6 +2,7 @@
 
 import random
 
+import numpy as np
 import pytest
 import torch
 
@@ -164,3 +165,50 @@ def test_masker_rejects_indivisible_input():
     masker = build_masker(get_defaults())
     with pytest.raises(ValueError, match="MASK.UNIT"):
         masker(1, (16, 200, 224))
+
+
+# ---- VideoMAE v2 running cell: an independent re-implementation of its
+# dataset/masking_generator.py (Cell + RunningCellMaskingGenerator), in numpy. ----
+
+
+class _VideoMAEv2Cell:
+    def __init__(self, num_masks, num_patches):
+        self.size = num_masks + num_patches
+        self.queue = np.hstack([np.ones(num_masks), np.zeros(num_patches)])
+        self.ptr = 0
+
+    def get(self):
+        return self.queue[(np.arange(self.size) + self.ptr) % self.size]
+
+
+def videomae_v2_running_cell_maps(input_size, mask_ratio):
+    """All maps [4, t, h*w]: 1 = not decoded ("masked" for the decoder), 0 = decoded."""
+    t, h, w = input_size
+    num_masks = int(4 * mask_ratio)
+    cell = _VideoMAEv2Cell(num_masks, 4 - num_masks)
+    maps = []
+    for pos in range(cell.size):
+        cell.ptr = pos
+        frames = []
+        for _ in range(t):
+            cell.ptr += 1  # run_cell before get_cell
+            frames.append(np.tile(cell.get().reshape(2, 2), [h // 2, w // 2]).flatten())
+        maps.append(np.stack(frames))
+    return np.stack(maps)
+
+
+@pytest.mark.parametrize("grid", [(4, 4, 6), (8, 14, 14), (1, 2, 2)])
+@pytest.mark.parametrize("ratio", [0.25, 0.5, 0.75])
+def test_running_cell_equals_videomae_v2_generator(grid, ratio):
+    ref = videomae_v2_running_cell_maps(grid, ratio)  # [4, t, h*w]
+    for offset in range(4):
+        ours = running_cell_mask(grid, ratio, offset=offset).flatten(1).numpy()
+        np.testing.assert_array_equal(ours, ref[offset] == 0)
+    drawn = draw_running_cell_masks(64, grid, ratio, generator=_gen()).flatten(2).numpy()
+    phases = {
+        int(np.flatnonzero((ref == 0).reshape(4, -1).__eq__(d.reshape(1, -1)).all(1))[0])
+        for d in drawn
+    }
+    assert phases == {0, 1, 2, 3}  # one of the 4 maps per clip, all of them used
+    with pytest.raises(ValueError, match="1..3"):
+        running_cell_mask(grid, 0.2)

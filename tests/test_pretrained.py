@@ -130,8 +130,7 @@ def mae_st_sd(cls=True):
     sd["pos_embed_spatial"], sd["pos_embed_temporal"] = _rand(1, 16, C), _rand(1, 2, C)
     if cls:
         sd["cls_token"], sd["pos_embed_class"] = _rand(1, 1, C), _rand(1, 1, C)
-    sd["head.weight"], sd["head.bias"] = _rand(7, C), _rand(7)
-    return sd
+    return sd  # a pretrained encoder: `norm` is the final norm on every token
 
 
 def mae_st_reference(sd, x):
@@ -155,7 +154,7 @@ def test_mae_st_loads_and_matches_reference(pos):
     model = VisionTransformer3D(**TINY, pos_embed=pos, cls_token=True).eval()
     report = load_pretrained(model, {"model": sd})
     assert report.fmt == "mae_st" and not report.missing and not report.skipped_shape
-    assert report.unexpected == ["head.fc.bias", "head.fc.weight"]
+    assert not report.unexpected and not report.problems
     x = torch.randn(2, 3, 4, 32, 32)
     torch.testing.assert_close(model(x), mae_st_reference(sd, x), atol=1e-5, rtol=1e-4)
 
@@ -243,8 +242,13 @@ def test_rel_pos_tables_shape_mismatch_and_errors():
         "encoder.rel_pos_h": torch.arange(7.0)[:, None].repeat(1, 4),
         "encoder.weight": torch.ones(2, 2),
     }
+    with pytest.raises(ValueError, match=r"shape cannot be fitted: encoder\.weight"):
+        load_pretrained(WithRelPos(13), src, fmt="ours")
     model = WithRelPos(13)
-    report = load_pretrained(model, src, fmt="ours")
+    report = load_pretrained(model, src, fmt="ours", allow_mismatch=True)
+    assert report.problems == [
+        "shape cannot be fitted: encoder.weight: (2, 2) in checkpoint, (3, 3) in model"
+    ]
     assert report.interpolated == ["encoder.rel_pos_h"] and len(report.skipped_shape) == 1
     assert model.encoder.rel_pos_h[0, 0] == 0 and model.encoder.rel_pos_h[-1, 0] == 6
     with pytest.raises(ValueError, match="cannot be interpolated"):
@@ -263,3 +267,37 @@ def test_path_source_and_format_detection(tmp_path):
     assert guess_grid(1568, (16, 16, 16)) == (8, 14, 14)
     with pytest.raises(FileNotFoundError, match="not found"):
         load_pretrained(model, str(tmp_path / "missing.pth"))
+
+
+def test_lost_weights_fail_loudly_unless_allowed():
+    # A weight of a part both sides have that does not land (here a final norm the encoder
+    # does not have, in a checkpoint of a fine-tuned model, and a missing fc_norm) raises.
+    enc = VisionTransformer3D(**TINY)
+    head = ClassificationHead(C, 3)
+    sd = {"encoder." + k: v for k, v in enc.state_dict().items()}
+    sd.update({"head.fc." + k: v for k, v in head.fc.state_dict().items()})
+    sd["encoder.extra.weight"] = torch.ones(2)
+    model = _Classifier(VisionTransformer3D(**TINY), ClassificationHead(C, 3))
+    with pytest.raises(ValueError) as e:
+        load_pretrained(model, sd, fmt="ours")
+    msg = str(e.value)
+    assert "checkpoint weight not loaded: encoder.extra.weight" in msg
+    assert "model weight not in checkpoint: head.fc_norm.weight" in msg
+    report = load_pretrained(model, sd, fmt="ours", allow_mismatch=True)
+    assert len(report.problems) == 3
+
+
+def test_expected_differences_are_not_problems():
+    # Pretrained encoder (with its final norm and a MaskFeat mask token) + MaskFeat head into a
+    # mean-pool classifier (no final norm), classifier of another class count: all expected.
+    enc = VisionTransformer3D(**TINY, use_mask_token=True)
+    sd = {"encoder." + k: v for k, v in enc.state_dict().items()}
+    sd["head.norm.weight"], sd["head.proj.weight"] = torch.ones(C), torch.ones(9, C)
+    model = _Classifier(VisionTransformer3D(**TINY, final_norm=False), ClassificationHead(C, 3))
+    report = load_pretrained(model, sd, fmt="ours")
+    assert not report.problems and len(report.ignored) == 4  # mask token, 2 norm keys, head
+    ft = {**{"encoder." + k: v for k, v in enc.state_dict().items() if "mask_token" not in k}}
+    ft.update({"head." + k: v for k, v in ClassificationHead(C, 7).state_dict().items()})
+    model = _Classifier(VisionTransformer3D(**TINY), ClassificationHead(C, 3))
+    report = load_pretrained(model, ft, fmt="ours")
+    assert not report.problems and any("re-initialised" in n for n in report.ignored)

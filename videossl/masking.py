@@ -227,20 +227,21 @@ def cube_mask(
 
 
 def running_cell_mask(
-    grid: Sequence[int], keep_ratio: float = 0.5, device: Device = None, offset: int = 0
+    grid: Sequence[int], ratio: float = 0.5, device: Device = None, offset: int = 0
 ) -> torch.Tensor:
     """VideoMAE v2 running-cell decoder mask: bool [t,h,w], **True = the decoder predicts it**.
 
-    Each 2x2 cell holds a queue of 4 entries (int(4*(1-keep_ratio)) dropped, then the kept
-    ones); slice i reads the queue from position (offset + i + 1) mod 4, so the kept pattern
-    shifts by one per slice. True here is VideoMAE v2's decoder-mask value 0 (its `~decode_mask`,
-    the positions whose pixels enter the loss; as published they are predicted whether or not
-    the encoder saw them). h and w need not be even (the tiled pattern is cropped).
+    `ratio` is VideoMAE v2's decoder_mask_ratio. Each 2x2 cell is a queue of 4 entries,
+    int(4*ratio) "not decoded" then the decoded ones; slice i reads the queue from position
+    (offset + i + 1) mod 4 (VideoMAE v2 advances the cell pointer before each slice), so the
+    pattern shifts by one per slice. True here is VideoMAE v2's decoder-mask value 0. The
+    pattern ignores the encoder mask: decoded positions may be visible to the encoder. h and w
+    need not be even (the tiled pattern is cropped; VideoMAE v2 itself needs even sizes).
     """
     t, h, w = _check_grid(grid, 0.0)
-    num_drop = int(4 * (1 - keep_ratio))
+    num_drop = int(4 * ratio)
     if not 0 < num_drop < 4:
-        raise ValueError(f"Running-cell keep_ratio must leave 1..3 of 4 kept; got {keep_ratio}.")
+        raise ValueError(f"Running-cell ratio must drop 1..3 of 4 per cell; got {ratio}.")
     queue = torch.tensor([False] * num_drop + [True] * (4 - num_drop))
     ptr = torch.arange(t).view(t, 1) + offset + 1 + torch.arange(4).view(1, 4)  # [t, 4]
     cells = queue[ptr % 4].view(t, 2, 2)
@@ -251,14 +252,15 @@ def running_cell_mask(
 def draw_running_cell_masks(
     batch_size: int,
     grid: Sequence[int],
-    keep_ratio: float = 0.5,
+    ratio: float = 0.5,
     *,
     generator: torch.Generator | None = None,
     device: Device = None,
 ) -> torch.Tensor:
-    """Bool [B,t,h,w] running-cell masks (True = decoder predicts), one random offset each."""
+    """Bool [B,t,h,w] running-cell masks (True = decoder predicts), one of the 4 phases drawn
+    uniformly per sample (VideoMAE v2 picks one of its 4 precomputed maps per clip)."""
     offsets = torch.randint(0, 4, (batch_size,), generator=generator).tolist()
-    all_masks = torch.stack([running_cell_mask(grid, keep_ratio, offset=o) for o in range(4)])
+    all_masks = torch.stack([running_cell_mask(grid, ratio, offset=o) for o in range(4)])
     return all_masks[offsets].to(device)
 
 

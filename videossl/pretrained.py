@@ -39,6 +39,9 @@ class LoadReport:
     unexpected: list[str] = dataclasses.field(default_factory=list)
     interpolated: list[str] = dataclasses.field(default_factory=list)
     skipped_shape: list[str] = dataclasses.field(default_factory=list)
+    moved: list[str] = dataclasses.field(default_factory=list)
+    ignored: list[str] = dataclasses.field(default_factory=list)
+    problems: list[str] = dataclasses.field(default_factory=list)
 
     def log(self, log: logging.Logger = logger) -> None:
         log.info(
@@ -51,9 +54,11 @@ class LoadReport:
             len(self.unexpected),
             len(self.skipped_shape),
         )
-        for name in ("interpolated", "missing", "unexpected", "skipped_shape"):
+        for name in ("interpolated", "moved", "missing", "unexpected", "skipped_shape"):
             if getattr(self, name):
                 log.info("pretrained %s: %s", name, ", ".join(getattr(self, name)))
+        for note in self.ignored:
+            log.warning("pretrained: %s", note)
 
 
 def read_checkpoint(source: Union[str, Mapping[str, Any]]) -> Mapping[str, Any]:
@@ -254,11 +259,17 @@ def load_pretrained(
     strict_shapes: bool = False,
     prefix_map: Mapping[str, str] | None = None,
     target_prefix: str | None = None,
+    allow_mismatch: bool = False,
 ) -> LoadReport:
     """Load `source` (path or loaded dict) into `model`; see the module docstring.
 
     prefix_map renames our-layout key prefixes before fitting (e.g. {"head.": "cls_head."}).
     strict_shapes=True raises on a shape that cannot be fitted instead of skipping it.
+
+    Raises ValueError listing every weight that would be lost or left at its initialisation
+    (`LoadReport.problems`, see `weight_problems`), unless allow_mismatch=True (then they are
+    logged as warnings). Expected differences are not problems; they are logged in
+    `LoadReport.ignored`.
     """
     target = model.state_dict()
     if target_prefix is None:
@@ -268,6 +279,8 @@ def load_pretrained(
     _fit_qkv_bias(src, target)
     _fit_separable(src, target)
     report = LoadReport(fmt=fmt, unexpected=sorted(dropped))
+    if fmt == "mae_st" and target_prefix == "encoder.":
+        report.moved = _mae_st_norm_to_fc_norm(src, target)
     prefix_tokens = int(target_prefix + "cls_token" in target)
     fitted: dict[str, Tensor] = {}
     for key, value in src.items():
@@ -294,5 +307,96 @@ def load_pretrained(
     model.load_state_dict(fitted, strict=False)
     report.missing = sorted(k for k in target if k not in fitted)
     report.unexpected.sort()
+    report.problems, report.ignored = weight_problems(report, src, target, target_prefix)
     report.log()
+    if report.problems:
+        msg = f"pretrained weights (format {fmt!r}) do not fit the model: " + "; ".join(
+            report.problems
+        )
+        if not allow_mismatch:
+            raise ValueError(
+                msg + ". Fix the model config or the checkpoint format, or allow it explicitly "
+                "(load_pretrained(allow_mismatch=True), TRAIN.CHECKPOINT_ALLOW_MISMATCH True)."
+            )
+        logger.warning("%s (allowed)", msg)
     return report
+
+
+def _mae_st_norm_to_fc_norm(src: dict[str, Tensor], target: Mapping[str, Tensor]) -> list[str]:
+    """mae_st's fine-tuning loads its pretrained encoder `norm` into the norm after mean
+    pooling: do the same when the model has a head fc_norm and no final encoder norm."""
+    moved = []
+    for name in ("weight", "bias"):
+        old, new = f"encoder.norm.{name}", f"head.fc_norm.{name}"
+        if old in src and old not in target and new in target and new not in src:
+            src[new] = src.pop(old)
+            moved.append(f"{old} -> {new}")
+    return moved
+
+
+def _part(key: str, prefix: str) -> str:
+    return key.split(".", 1)[0] if prefix == "encoder." else "encoder"
+
+
+def weight_problems(
+    report: LoadReport, src: Mapping[str, Tensor], target: Mapping[str, Tensor], prefix: str
+) -> tuple[list[str], list[str]]:
+    """(problems, ignored notes) of a load.
+
+    Parts are the model's top-level modules (`encoder`, `head`, `decoder`; the whole model
+    when loading into a bare encoder). A problem is a checkpoint weight of a part the model has
+    that was not loaded, a model weight of a part the checkpoint has that was not loaded, or a
+    shape that could not be fitted. Expected, and only noted: parts on one side only (the
+    decoder when fine-tuning, a fresh head), a head of another kind (no shared key, e.g. the
+    MaskFeat head when fine-tuning), the classifier at another class count (re-initialised, as
+    mae_st and VideoMAE do), the pretraining-only `encoder.mask_token`, and `encoder.norm` when
+    the encoder has no final norm (mean pooling + fc_norm: VideoMAE drops it).
+    """
+    src_parts: dict[str, set[str]] = {}
+    moved_to = {m.split(" -> ")[1] for m in report.moved}
+    for k in src:
+        if k not in moved_to:  # a moved norm does not make the checkpoint have that part
+            src_parts.setdefault(_part(k, prefix), set()).add(k)
+    tgt_parts: dict[str, set[str]] = {}
+    for k in target:
+        if not k.endswith("num_batches_tracked"):
+            tgt_parts.setdefault(_part(k, prefix), set()).add(k)
+    enc = prefix or ""
+    problems, ignored = [], []
+    dropped = [k for k in report.unexpected if k not in src]  # parts the model cannot hold
+    if dropped:
+        ignored.append(f"checkpoint parts not in this model, not loaded: {', '.join(dropped)}")
+    unexpected = [k for k in report.unexpected if k in src]
+    shape_keys = {msg.split(":", 1)[0] for msg in report.skipped_shape}
+    for part in sorted(set(src_parts) | set(tgt_parts)):
+        have, want = src_parts.get(part, set()), tgt_parts.get(part, set())
+        extra = sorted(k for k in unexpected if k in have)
+        lost = sorted(k for k in report.missing if k in want and k not in shape_keys)
+        if not want and extra:
+            ignored.append(f"checkpoint part {part!r} is not in this model: {len(extra)} keys")
+        elif not have and lost:
+            ignored.append(
+                f"model part {part!r} is not in the checkpoint: {len(lost)} keys at init"
+            )
+        elif not (have & want) and (extra or lost):
+            ignored.append(
+                f"part {part!r} is another module in the checkpoint ({len(extra)} keys not "
+                f"loaded, {len(lost)} model keys at init)"
+            )
+        if not have or not want or not (have & want):
+            continue
+        for k in extra:
+            if k == enc + "mask_token":
+                ignored.append(f"{k}: pretraining-only mask token, not used by this model")
+            elif k in (enc + "norm.weight", enc + "norm.bias"):
+                ignored.append(f"{k}: the encoder has no final norm (mean pooling + fc_norm)")
+            else:
+                problems.append(f"checkpoint weight not loaded: {k}")
+        problems += [f"model weight not in checkpoint: {k}" for k in lost]
+    for msg in report.skipped_shape:
+        key = msg.split(":", 1)[0]
+        if key in ("head.fc.weight", "head.fc.bias"):
+            ignored.append(f"classifier re-initialised ({msg})")
+        else:
+            problems.append(f"shape cannot be fitted: {msg}")
+    return problems, ignored

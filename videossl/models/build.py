@@ -92,6 +92,10 @@ def build_mae(cfg: CfgNode) -> nn.Module:
         depth=cfg.MODEL.DECODER_DEPTH,
         num_heads=cfg.MODEL.DECODER_HEADS,
         out_dim=target.dim,
+        pos_embed=cfg.MODEL.DECODER_POS,
+        qkv_bias=cfg.MODEL.DECODER_QKV_BIAS,
+        proj_bias=cfg.MODEL.DECODER_PROJ_BIAS,
+        cls_token=cfg.MODEL.DECODER_CLS,
     )
     decoder_masker = None
     if cfg.MASK.DECODER_TYPE == "running_cell":
@@ -110,19 +114,14 @@ def build_mae(cfg: CfgNode) -> nn.Module:
 def running_cell_decode_mask(
     mask: torch.Tensor, grid: tuple[int, int, int], *, ratio: float
 ) -> torch.Tensor:
-    """Masked tokens the decoder predicts: [B,N] bool, a subset of `mask` [B,N].
+    """VideoMAE v2 decoder masking: [B,N] bool, True = the decoder predicts this token.
 
-    VideoMAE v2's decoder masking: drop `ratio` of the masked tokens from the decoder, keeping
-    those on the running-cell pattern first (random among equals), so every sample keeps the
-    same count round(masked x (1 - ratio)) and the decoder input stays rectangular.
+    As VideoMAE v2 defines it, the decode set is the running-cell pattern alone (one of its
+    4 phases at random per sample), whatever the encoder mask: N x (1 - int(4*ratio)/4)
+    tokens, some of them visible to the encoder. Those are decoded too (a mask token each)
+    but carry no loss (`MAE.forward` weights the loss by `mask` at the decoded positions).
     """
-    keep = draw_running_cell_masks(mask.shape[0], grid, device=mask.device).flatten(1)
-    score = keep.float() * 2 + torch.rand(mask.shape, device=mask.device)
-    score = score.masked_fill(~mask, -1.0)
-    count = max(int(round(int(mask[0].sum()) * (1.0 - ratio))), 1)
-    decode = torch.zeros_like(mask)
-    decode.scatter_(1, score.topk(count, dim=1).indices, True)
-    return decode
+    return draw_running_cell_masks(mask.shape[0], grid, ratio, device=mask.device).flatten(1)
 
 
 def build_criterion_and_mixup(cfg: CfgNode):

@@ -128,7 +128,10 @@ class MAE(_EncoderObjective):
         with torch.no_grad():
             target = self.target(video.float())  # [B,N,D]
         target = target[decode_mask].reshape(pred.shape)
-        return {"loss_pixel": ((pred.float() - target) ** 2).mean()}
+        per_token = ((pred.float() - target) ** 2).mean(-1)  # [B, N_dec]
+        # VideoMAE v2: decoded tokens the encoder saw carry no loss (decode_mask ⊄ mask).
+        weight = mask[decode_mask].reshape(per_token.shape).float()
+        return {"loss_pixel": (per_token * weight).sum() / weight.sum().clamp(min=1)}
 
     @torch.no_grad()
     def reconstruct(self, video: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -25,3 +25,11 @@ def add_defaults(cfg: CfgNode) -> None:
     cfg.MODEL.DECODER_DIM = 384
     cfg.MODEL.DECODER_DEPTH = 4
     cfg.MODEL.DECODER_HEADS = 6
+    # Decoder layout. VideoMAE: fixed sin-cos positions, q/v biases, no projection bias, no
+    # cls token. MAE-ST (mae_st MaskedAutoencoderViT): "learned_sep" (learned spatial +
+    # temporal + class tables), "fused" q/k/v biases, DECODER_PROJ_BIAS and DECODER_CLS True.
+    # "learned" is one joint learned table.
+    cfg.MODEL.DECODER_POS = "sincos"
+    cfg.MODEL.DECODER_QKV_BIAS = "qv"
+    cfg.MODEL.DECODER_PROJ_BIAS = False
+    cfg.MODEL.DECODER_CLS = False

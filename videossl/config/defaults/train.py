@@ -11,6 +11,9 @@ def add_defaults(cfg: CfgNode) -> None:
     cfg.TRAIN.BATCH_SIZE = 8
     # Weights to start from (fine-tuning); "" = none. Format is detected.
     cfg.TRAIN.CHECKPOINT_FILE_PATH = ""
+    # Load CHECKPOINT_FILE_PATH even when weights are lost or left at init (see
+    # videossl.pretrained.weight_problems); off: such a load raises with the list.
+    cfg.TRAIN.CHECKPOINT_ALLOW_MISMATCH = False
     cfg.TRAIN.AUTO_RESUME = True
     cfg.TRAIN.CHECKPOINT_PERIOD = 1
     # Also checkpoint every this many iterations (0 = off).
