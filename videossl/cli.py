@@ -136,7 +136,12 @@ def run_config(cfg) -> dict[str, Any] | None:
 
 
 def _one_line(message: object) -> str:
-    return " ".join(str(message).split())
+    """The message on one line; of an error re-raised from a loader worker, its last line."""
+    text = str(message)
+    if "Original Traceback" in text:
+        last = [line for line in text.splitlines() if line.strip()][-1]
+        text = last.split(": ", 1)[-1]
+    return " ".join(text.split())
 
 
 def load_checked(path: str, opts: list[str]):
@@ -156,9 +161,10 @@ def load_checked(path: str, opts: list[str]):
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     """Errors that are the user's to fix (a one-line message, exit 2), not bugs."""
+    from .data.base import DatasetMostlyBad
     from .data.records import ListFormatError
 
-    return ConfigError, ListFormatError
+    return ConfigError, ListFormatError, DatasetMostlyBad
 
 
 def main(argv: list[str] | None = None) -> int:

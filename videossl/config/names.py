@@ -22,6 +22,7 @@ REGISTRY_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, str] | None]] = {
     "TARGET.NAMES": (("hog", "pixel"), ("videossl.targets", "TARGETS")),
     "DATA.DATASET": (("ava", "folder", "kinetics", "ssv2"), ("videossl.data.build", "DATASETS")),
     "DATA.DECODER": (("decord", "frames", "pyav"), None),
+    "TRAIN.LOSS_GUARD_ACTION": (("lower_lr", "skip", "stop"), None),
     "DATA.LIST_FORMAT": (
         ("auto", "frames_start_total", "frames_total_label", "pretrain", "video"),
         None,

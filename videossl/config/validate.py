@@ -56,6 +56,7 @@ RANGES = {
     "DATA.NUM_FRAMES": (1, True),
     "DATA.SAMPLING_RATE": (1, True),
     "DATA.NUM_RETRIES": (1, True),
+    "DATA.MAX_BAD_FRACTION": (0.0, False),
     "DATA.NUM_REPEATED_SAMPLES": (1, True),
     "DATA.DECODER_THREADS": (0, True),
     "DATA.DECODE_SHORT_SIDE": (0, True),
@@ -71,6 +72,9 @@ RANGES = {
     "TRAIN.LOSS_GUARD_MAX_ROLLBACKS": (0, True),
     "TEST.NUM_ENSEMBLE_VIEWS": (1, True),
     "LOG.PERIOD": (1, True),
+    "TRAIN.LOSS_GUARD_ABS_MAX": (0.0, True),
+    "TRAIN.LOSS_GUARD_GRAD_FACTOR": (0.0, True),
+    "TRAIN.LOSS_GUARD_LR_FACTOR": (0.0, False),
     "DISTRIBUTED.TIMEOUT_S": (0, False),
 }
 

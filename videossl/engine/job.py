@@ -133,6 +133,10 @@ def train(cfg: CfgNode, model: torch.nn.Module, device: torch.device) -> dict[st
             factor=cfg.TRAIN.LOSS_GUARD_FACTOR,
             window=cfg.TRAIN.LOSS_GUARD_WINDOW,
             max_rollbacks=cfg.TRAIN.LOSS_GUARD_MAX_ROLLBACKS,
+            abs_max=cfg.TRAIN.LOSS_GUARD_ABS_MAX,
+            grad_factor=cfg.TRAIN.LOSS_GUARD_GRAD_FACTOR,
+            action=cfg.TRAIN.LOSS_GUARD_ACTION,
+            lr_factor=cfg.TRAIN.LOSS_GUARD_LR_FACTOR,
         ),
         metrics=MetricWriter(cfg.OUTPUT_DIR, tensorboard=cfg.LOG.TENSORBOARD),
     )
