@@ -173,3 +173,275 @@ def test_names_match_the_registries():
     assert REGISTRY_KEYS["DATA.DECODER"][0] == tuple(sorted(decoders.BACKENDS))
     assert REGISTRY_KEYS["DATA.LIST_FORMAT"][0] == tuple(sorted(records.LIST_FORMATS))
     assert set(REGISTRY_KEYS["SOLVER.OPTIMIZER"][0]) <= set(timm.optim.list_optimizers())
+
+
+# ---- bad data: every kind of broken entry is named or skipped once ------------------------
+
+
+def _write_mp4(path, frames: int = 24, faststart: bool = True) -> None:
+    import av
+    import numpy as np
+
+    options = {"movflags": "faststart"} if faststart else {}
+    with av.open(str(path), "w", options=options) as out:
+        stream = out.add_stream("mpeg4", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        for i in range(frames):
+            image = np.full((32, 32, 3), (i * 9) % 255, np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
+@pytest.fixture(scope="module")
+def bad_set(tmp_path_factory):
+    """8 good videos and 7 broken files of different kinds, in a list with 5 broken lines."""
+    root = tmp_path_factory.mktemp("bad")
+    for i in range(8):
+        _write_mp4(root / f"good{i}.mp4")
+    _write_mp4(root / "full.mp4", frames=60)
+    data = (root / "full.mp4").read_bytes()
+    (root / "truncated.mp4").write_bytes(data[: len(data) * 2 // 5])  # header kept, data cut
+    assert data[:64] == (root / "truncated.mp4").read_bytes()[:64]
+    (root / "empty.mp4").write_bytes(b"")
+    (root / "text.mp4").write_text("this is not a video\n" * 50)
+    (root / "random.mp4").write_bytes(bytes(range(256)) * 40)
+    _write_mp4(root / "zero_frames.mp4", frames=0)
+    (root / "a_folder.mp4").mkdir()
+    files = ["missing.mp4", "truncated.mp4", "empty.mp4", "text.mp4", "random.mp4"]
+    files += ["zero_frames.mp4", "a_folder.mp4"]
+    good = [f"good{i}.mp4 {i % 6}" for i in range(8)]
+    broken_files = [f"{name} 1" for name in files]
+    broken_lines = ["good0.mp4 2", "x.mp4 7", "y.mp4 -3", "z.mp4 two", "w.mp4 1 2 3"]
+    return root, good, broken_files, broken_lines, files
+
+
+def _cfg(root, out):
+    from videossl.config import get_defaults
+
+    cfg = get_defaults()
+    cfg.OUTPUT_DIR = str(out)
+    cfg.DATA.PATH_TO_DATA_DIR = str(root)
+    cfg.DATA.NUM_FRAMES, cfg.DATA.SAMPLING_RATE = 4, 2
+    cfg.DATA.TRAIN_CROP_SIZE = cfg.DATA.TEST_CROP_SIZE = 16
+    cfg.MODEL.NUM_CLASSES = 6
+    cfg.TEST.NUM_ENSEMBLE_VIEWS, cfg.TEST.NUM_SPATIAL_CROPS = 1, 1
+    return cfg
+
+
+def test_broken_list_lines_are_all_named_at_start_up(bad_set):
+    from videossl.data.records import ListFormatError, validate_list
+
+    root, good, broken_files, broken_lines, _ = bad_set
+    path = root / "train.csv"
+    path.write_text("\n".join(good + broken_files + broken_lines) + "\n")
+    with pytest.raises(ListFormatError) as e:
+        validate_list(str(path), num_classes=6)
+    message = str(e.value)
+    first = len(good) + len(broken_files) + 1
+    for offset, words in enumerate(
+        ["duplicate of line 1", "label 7", "label -3", "'two'", "4 fields"]
+    ):
+        assert f"train.csv:{first + offset}" in message and words in message, words
+    assert "\n" not in message and message.startswith("5 broken lines")
+
+
+def test_broken_files_are_skipped_and_reported_once(bad_set, tmp_path):
+    from videossl.data.base import read_bad_report
+    from videossl.data.build import build_dataset, collate
+
+    root, good, broken_files, _, files = bad_set
+    (root / "train.csv").write_text("\n".join(good + broken_files) + "\n")
+    train = build_dataset(_cfg(root, tmp_path), "train")
+    for epoch in range(2):
+        items = [train[(i, 100 * epoch + i)] for i in range(len(train))]
+        batch = collate(items)
+        assert bool(batch["valid"].all()) and len(batch["label"]) == len(good) + len(files)
+        assert all("good" in train.records[int(i)].path for i in batch["index"])
+        summary = train.failure_summary(epoch, log=False)
+        if epoch == 0:  # counts are of files; each bad file appears once
+            assert summary["files"] == summary["failures"] == len(files)
+    rows = read_bad_report(str(tmp_path / "bad_videos.tsv"))
+    assert sorted(os.path.basename(p) for _, p, _ in rows) == sorted(files)
+
+
+def test_mostly_bad_data_stops_naming_the_report(bad_set, tmp_path):
+    from videossl.data.base import DatasetMostlyBad
+    from videossl.data.build import build_dataset
+
+    root, good, broken_files, _, _ = bad_set
+    (root / "train.csv").write_text("\n".join(good[:1] + broken_files * 0 + [
+        f"missing{i}.mp4 0" for i in range(40)
+    ]) + "\n")  # fmt: skip
+    train = build_dataset(_cfg(root, tmp_path), "train")
+    with pytest.raises(DatasetMostlyBad, match="bad_videos.tsv"):
+        for i in range(len(train)):
+            train[(i, i)]
+
+
+# ---- divergence: LR 1e6 at step 1 and at step 30 ------------------------------------------
+
+
+class _Spike:
+    """A schedule at `lr`, with `spike` on the steps in `at` (1-based optimiser steps)."""
+
+    def __init__(self, optimizer, at, lr=0.05, spike=1e6):
+        self.optimizer, self.at, self.lr, self.spike = optimizer, set(at), lr, spike
+        self.step_update(0)
+
+    def step_update(self, num_updates):
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.spike if num_updates + 1 in self.at else self.lr
+
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, state):
+        pass
+
+
+def _spiking_trainer(out, at, *, action="lower_lr", epochs=3):
+    import torch
+    from toy import NoisyDataset, ToyObjective
+
+    from videossl.data.loader import make_loader
+    from videossl.engine.guard import LossGuard
+    from videossl.engine.optim import build_optimizer
+    from videossl.engine.trainer import Trainer, TrainOptions
+
+    torch.manual_seed(0)
+    model = ToyObjective(dropout=0.0)
+    loader = make_loader(NoisyDataset(48), batch_size=4, shuffle=True, drop_last=True, seed=3)
+    opt = build_optimizer(model, lr=0.05, weight_decay=0.05)
+    options = TrainOptions(
+        output_dir=str(out), max_epoch=epochs, checkpoint_iter_period=5, checkpoint_keep=0
+    )
+    guard = LossGuard(action=action)
+    trainer = Trainer(model, opt, None, loader, options, device=torch.device("cpu"), guard=guard)
+    trainer.scheduler = _Spike(opt, at)
+    return trainer
+
+
+def _all_checkpoints_finite(out) -> int:
+    from videossl import checkpoint as ckpt
+
+    paths = ckpt.list_checkpoints(ckpt.checkpoint_dir(str(out)))
+    for path in paths:
+        ckpt.check_finite(ckpt.load(path))
+    return len(paths)
+
+
+def test_lr_1e6_for_ever_stops_with_advice_and_no_bad_checkpoint(tmp_path):
+    from videossl.engine.guard import TrainingDiverged
+
+    trainer = _spiking_trainer(tmp_path, at=range(1, 10**6))
+    with pytest.raises(TrainingDiverged, match="SOLVER.BASE_LR"):
+        trainer.train()
+    assert trainer.global_step <= 6  # caught from the first steps, not after a warm-up window
+    _all_checkpoints_finite(tmp_path)
+
+
+@pytest.mark.parametrize("step", [1, 30])
+def test_lr_1e6_spike_rolls_back_and_training_recovers(tmp_path, step):
+    import math
+
+    import torch
+
+    trainer = _spiking_trainer(tmp_path, at=[step])
+    summary = trainer.train()
+    assert trainer.guard.rollbacks >= 1 and trainer.global_step == 36
+    assert math.isfinite(summary["loss"]) and summary["loss"] < 5
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+    assert _all_checkpoints_finite(tmp_path) >= 7
+
+
+def test_stop_action_stops_at_the_first_divergence(tmp_path):
+    from videossl.engine.guard import TrainingDiverged
+
+    trainer = _spiking_trainer(tmp_path, at=[30], action="stop")
+    with pytest.raises(TrainingDiverged, match="step"):
+        trainer.train()
+    assert trainer.guard.rollbacks == 1
+    _all_checkpoints_finite(tmp_path)
+
+
+def test_save_refuses_non_finite_state_and_follows_the_umask(tmp_path):
+    import stat
+
+    import torch
+
+    from videossl import checkpoint as ckpt
+
+    path = str(tmp_path / "c.pyth")
+    with pytest.raises(ckpt.NonFiniteError, match="optimizer.state.0.exp_avg"):
+        bad = torch.tensor([1.0, float("nan")])
+        ckpt.save_atomic(
+            {"model": {"w": torch.ones(2)}, "optimizer": {"state": {0: {"exp_avg": bad}}}}, path
+        )
+    assert not os.path.exists(path) and not os.listdir(tmp_path)
+    old = os.umask(0o022)
+    try:
+        ckpt.save_atomic({"model": {"w": torch.ones(2)}}, path)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
+
+
+def test_cli_reports_divergence_in_one_line(monkeypatch, capsys, setup):
+    from videossl import cli
+    from videossl.engine.guard import TrainingDiverged
+
+    root, common = setup
+
+    def diverge(cfg):
+        raise TrainingDiverged("Loss went bad at epoch 1 step 3. Lower SOLVER.BASE_LR.")
+
+    monkeypatch.setattr(cli, "run_config", diverge)
+    assert cli.main(["--cfg", str(root / "base.yaml"), *common]) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: Loss went bad at epoch 1 step 3. Lower SOLVER.BASE_LR."]
+
+
+# ---- kill -9 during a save, then resume ---------------------------------------------------
+
+
+def _toy_run(out, kill_at=0):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    env.pop("TOY_KILL_AT_SAVE", None)
+    if kill_at:
+        env["TOY_KILL_AT_SAVE"] = str(kill_at)
+    script = str(REPO / "tests" / "train_toy.py")
+    return subprocess.run(
+        [sys.executable, script, str(out), "4", "1", "2", "1"], env=env, capture_output=True
+    ).returncode
+
+
+def _records(out):
+    import json
+
+    with open(out / "metrics.jsonl") as f:
+        return [json.loads(line) for line in f]
+
+
+def _toy_in_process(out, monkeypatch):
+    import train_toy
+
+    monkeypatch.setattr(sys, "argv", ["train_toy.py", str(out), "4", "1", "2", "1"])
+    train_toy.main()
+
+
+def test_kill_during_save_then_resume_keeps_metrics_and_epoch_means(tmp_path, monkeypatch):
+    clean, killed = tmp_path / "clean", tmp_path / "killed"
+    assert _toy_run(killed, kill_at=17) == -9  # SIGKILL in the middle of the 17th save
+    assert any(n.startswith(".tmp_") for n in os.listdir(killed / "checkpoints"))
+    _toy_in_process(killed, monkeypatch)  # resume
+    _toy_in_process(clean, monkeypatch)  # the same run, never interrupted
+    assert not any(n.startswith(".tmp_") for n in os.listdir(killed / "checkpoints"))
+    steps = [r["global_step"] for r in _records(killed) if r["phase"] == "train"]
+    assert steps == list(range(1, 25))  # one record per step, none repeated
+    epochs = [r for r in _records(killed) if r["phase"] == "train_epoch"]
+    expected = [r for r in _records(clean) if r["phase"] == "train_epoch"]
+    assert [r["epoch"] for r in epochs] == [1, 2]
+    for got, want in zip(epochs, expected):
+        assert got["loss"] == pytest.approx(want["loss"], rel=1e-6)

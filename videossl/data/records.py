@@ -125,6 +125,13 @@ def _raise_all(list_path: str, errors: list[str], shown: int = 8) -> None:
     """One ListFormatError (one line) naming every broken line, the first `shown` in full."""
     if not errors:
         return
+    prefix_len = len(list_path) + 1
+
+    def line_of(error: str) -> int:
+        head = error[prefix_len:].split(":", 1)[0] if error.startswith(list_path) else ""
+        return int(head) if head.isdigit() else 0
+
+    errors = sorted(errors, key=line_of)
     if len(errors) == 1:
         raise ListFormatError(errors[0])
     more = f"; ... and {len(errors) - shown} more" if len(errors) > shown else ""
