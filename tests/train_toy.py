@@ -25,7 +25,29 @@ from videossl.engine.optim import build_optimizer, build_scheduler  # noqa: E402
 from videossl.engine.trainer import Trainer, TrainOptions  # noqa: E402
 
 
+def _die_during_save(n: int) -> None:
+    """Fault injection: the n-th checkpoint write leaves a partial temp file, then SIGKILL."""
+    import signal
+    import tempfile
+
+    from videossl import checkpoint as ckpt
+
+    real, calls = ckpt.save_atomic, [0]
+
+    def save_atomic(state, path, **kwargs):
+        calls[0] += 1
+        if calls[0] == n:
+            fd, _ = tempfile.mkstemp(prefix=".tmp_", suffix=".pyth", dir=os.path.dirname(path))
+            os.write(fd, b"partial checkpoint")
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(state, path, **kwargs)
+
+    ckpt.save_atomic = save_atomic
+
+
 def main() -> None:
+    if os.environ.get("TOY_KILL_AT_SAVE"):
+        _die_during_save(int(os.environ["TOY_KILL_AT_SAVE"]))
     out, global_batch, accum, epochs = sys.argv[1], *map(int, sys.argv[2:5])
     iter_period = int(sys.argv[5]) if len(sys.argv) > 5 else 0
     init_distributed(backend="gloo", timeout_s=60)

@@ -26,8 +26,64 @@ def checkpoint_name(epoch: int, iteration: int) -> str:
     return f"checkpoint_e{epoch:05d}_i{iteration:07d}.pyth"
 
 
-def save_atomic(state: dict[str, Any], path: str) -> None:
-    """Write `state` to a temporary file in the same folder, then rename it into place."""
+class NonFiniteError(ValueError):
+    """A state to be saved holds NaN or inf (weights, optimiser state or EMA)."""
+
+
+def first_non_finite(obj: Any, prefix: str = "") -> str | None:
+    """The key path of the first floating tensor in `obj` with a NaN or inf, else None."""
+    if isinstance(obj, torch.Tensor):
+        if obj.is_floating_point() and not bool(torch.isfinite(obj).all()):
+            return prefix or "<tensor>"
+        return None
+    if isinstance(obj, dict):
+        items = obj.items()
+    elif isinstance(obj, (list, tuple)):
+        items = enumerate(obj)
+    else:
+        return None
+    for key, value in items:
+        found = first_non_finite(value, f"{prefix}.{key}" if prefix else str(key))
+        if found:
+            return found
+    return None
+
+
+def check_finite(state: dict[str, Any], keys=("model", "optimizer", "ema")) -> None:
+    """Raise NonFiniteError naming the first non-finite entry of the weights, optimiser or EMA."""
+    for key in keys:
+        found = first_non_finite(state.get(key), key)
+        if found:
+            raise NonFiniteError(f"non-finite values in {found}")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def clean_stale_temps(directory: str) -> list[str]:
+    """Remove temp files left by writers killed mid-save (`.tmp_*.pyth`); returns them."""
+    removed = []
+    for path in glob.glob(os.path.join(directory, ".tmp_*.pyth")):
+        try:
+            os.remove(path)
+            removed.append(path)
+        except OSError:
+            pass
+    if removed:
+        logger.info("Removed %d temp file(s) of interrupted checkpoint writes", len(removed))
+    return removed
+
+
+def save_atomic(state: dict[str, Any], path: str, *, check: bool = True) -> None:
+    """Write `state` to a temporary file in the same folder, then rename it into place.
+
+    With `check`, a state holding NaN/inf in its weights, optimiser state or EMA is refused
+    (NonFiniteError) and nothing is written. The file's mode follows the umask."""
+    if check:
+        check_finite(state)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     state = dict(state)
     state[COMPLETE_KEY] = True
@@ -37,6 +93,7 @@ def save_atomic(state: dict[str, Any], path: str) -> None:
             torch.save(state, f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -69,6 +126,29 @@ def newest_complete(directory: str) -> tuple[str, dict[str, Any]] | None:
         if state.get(COMPLETE_KEY):
             return path, state
         logger.warning("Skipping incomplete checkpoint %s", path)
+    return None
+
+
+def _step_of(state: dict[str, Any]) -> int:
+    return int(state.get("global_step", 0))
+
+
+def newest_finite_before(directory: str, step: int) -> tuple[str, dict[str, Any]] | None:
+    """The newest complete checkpoint with global_step < `step` and finite contents."""
+    for path in reversed(list_checkpoints(directory)):
+        try:
+            state = load(path)
+        except Exception as e:
+            logger.warning("Skipping unreadable checkpoint %s: %s", path, e)
+            continue
+        if not state.get(COMPLETE_KEY) or _step_of(state) >= step:
+            continue
+        try:
+            check_finite(state)
+        except NonFiniteError as e:
+            logger.warning("Skipping checkpoint %s: %s", path, e)
+            continue
+        return path, state
     return None
 
 

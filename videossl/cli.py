@@ -73,6 +73,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="this node's index in [0, num-shards)",
     )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show full tracebacks for configuration and data errors",
+    )
     parser.add_argument("overrides", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     files = args.cfg_files
@@ -130,16 +135,63 @@ def run_config(cfg) -> dict[str, Any] | None:
     return None
 
 
+def _one_line(message: object) -> str:
+    """The message on one line; of an error re-raised from a loader worker, its last line."""
+    text = str(message)
+    if "Original Traceback" in text:
+        last = [line for line in text.splitlines() if line.strip()][-1]
+        text = last.split(": ", 1)[-1]
+    return " ".join(text.split())
+
+
+def load_checked(path: str, opts: list[str]):
+    """Load one config and check it against the machine; every problem is a ConfigError."""
+    from .config.validate import check_environment
+
+    try:
+        cfg = load_config([path], opts)
+    except ConfigError:
+        raise
+    except (ValueError, AssertionError, KeyError, TypeError) as e:
+        # fvcore's type coercion while merging the YAML: name the file as well as the key.
+        raise ConfigError(f"Bad value in config file {path}: {_one_line(e)}") from e
+    check_environment(cfg)
+    return cfg
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Errors that are the user's to fix (a one-line message, exit 2), not bugs."""
+    from .data.base import DatasetMostlyBad
+    from .data.records import ListFormatError
+
+    return ConfigError, ListFormatError, DatasetMostlyBad
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     opts = args.all_opts + _cli_overrides(args)
     try:
-        cfgs = [load_config([path], opts) for path in args.cfg_files]
+        cfgs = [load_checked(path, opts) for path in args.cfg_files]
     except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
+        if args.debug:
+            raise
+        print(f"error: {_one_line(e)}", file=sys.stderr)
         return 2
     for path, cfg in zip(args.cfg_files, cfgs):
-        results = run_config(cfg)
+        try:
+            results = run_config(cfg)
+        except _user_errors() as e:
+            if args.debug:
+                raise
+            print(f"error: {_one_line(e)}", file=sys.stderr)
+            return 2
+        except Exception as e:
+            from .engine.guard import TrainingDiverged
+
+            if args.debug or not isinstance(e, TrainingDiverged):
+                raise
+            print(f"error: {_one_line(e)}", file=sys.stderr)
+            return 3
         for tag, res in ((results or {}).get("test") or {}).items():
             name = os.path.basename(path)
             if "top1" in res:

@@ -75,7 +75,7 @@ def init_distributed(
     rank: int | None = None,
     world_size: int | None = None,
     local_rank: int | None = None,
-    timeout_s: int = 1800,
+    timeout_s: int = 600,
 ) -> None:
     """Initialise the default process group; a no-op for a world of one.
 
@@ -103,12 +103,14 @@ def init_distributed(
         os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
         os.environ.setdefault("MASTER_PORT", "29500")
     logger.info(
-        "Joining process group: rank %d of %d (local %d), %s via %s",
+        "Joining process group: rank %d of %d (local %d), %s via %s; collectives time out "
+        "after %d s (DISTRIBUTED.TIMEOUT_S)",
         rank,
         world_size,
         local_rank,
         backend,
         init_method,
+        timeout_s,
     )
     dist.init_process_group(
         backend=backend,
@@ -158,7 +160,7 @@ def launch(
     shard_id: int = 0,
     init_method: str = "tcp://localhost:9999",
     backend: str = "auto",
-    timeout_s: int = 1800,
+    timeout_s: int = 600,
 ) -> None:
     """Run `fn(*args)` on every process of this node (PySlowFast's --num-shards/--shard-id).
 

@@ -70,3 +70,33 @@ class MetricWriter:
     def close(self) -> None:
         if self._tb is not None:
             self._tb.close()
+
+
+def drop_records_after(path: str, global_step: int, epoch: int) -> int:
+    """Remove training records a resumed run will write again: "train" records past
+    `global_step` and "train_epoch" records past `epoch` (completed epochs). Returns the
+    number removed; the file is rewritten atomically. Lines that do not parse (the tail of a
+    write cut by a kill) are removed too."""
+    if not os.path.isfile(path):
+        return 0
+    kept, dropped = [], 0
+    with open(path) as f:
+        for line in f:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                dropped += bool(line.strip())
+                continue
+            phase = record.get("phase")
+            if (phase == "train" and record.get("global_step", 0) > global_step) or (
+                phase == "train_epoch" and record.get("epoch", 0) > epoch
+            ):
+                dropped += 1
+                continue
+            kept.append(line if line.endswith("\n") else line + "\n")
+    if dropped:
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            f.writelines(kept)
+        os.replace(tmp, path)
+    return dropped

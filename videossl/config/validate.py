@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+
 from fvcore.common.config import CfgNode
 
 from .load import ConfigError
+from .names import REGISTRY_KEYS, name_error
 
 
 def _check(ok: bool, message: str) -> None:
@@ -22,8 +26,82 @@ def encoder_patch(cfg: CfgNode) -> tuple[int, int]:
     return cfg.VIT.TUBELET_SIZE, cfg.VIT.PATCH_SIZE
 
 
+def _get(cfg: CfgNode, key: str):
+    node = cfg
+    for part in key.split("."):
+        node = node[part]
+    return node
+
+
+def check_names(cfg: CfgNode) -> None:
+    """Every registry name in the config is known (with the nearest valid name if not)."""
+    for key in REGISTRY_KEYS:
+        value = _get(cfg, key)
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            message = name_error(key, item)
+            _check(message is None, message or "")
+
+
+# key -> (lowest allowed value, inclusive?)
+RANGES = {
+    "SOLVER.BASE_LR": (0.0, False),
+    "SOLVER.MIN_LR": (0.0, True),
+    "SOLVER.WARMUP_START_LR": (0.0, True),
+    "SOLVER.WARMUP_EPOCHS": (0.0, True),
+    "SOLVER.WEIGHT_DECAY": (0.0, True),
+    "SOLVER.MOMENTUM": (0.0, True),
+    "SOLVER.CLIP_GRAD": (0.0, True),
+    "SOLVER.REFERENCE_BATCH": (1, True),
+    "DATA.NUM_WORKERS": (0, True),
+    "DATA.NUM_FRAMES": (1, True),
+    "DATA.SAMPLING_RATE": (1, True),
+    "DATA.NUM_RETRIES": (1, True),
+    "DATA.MAX_BAD_FRACTION": (0.0, False),
+    "DATA.NUM_REPEATED_SAMPLES": (1, True),
+    "DATA.DECODER_THREADS": (0, True),
+    "DATA.DECODE_SHORT_SIDE": (0, True),
+    "MODEL.NUM_CLASSES": (1, True),
+    "MODEL.DROP_PATH": (0.0, True),
+    "MODEL.DROPOUT": (0.0, True),
+    "TRAIN.CHECKPOINT_PERIOD": (1, True),
+    "TRAIN.CHECKPOINT_ITER_PERIOD": (0, True),
+    "TRAIN.EVAL_PERIOD": (0, True),
+    "TRAIN.MAX_ITERS_PER_EPOCH": (0, True),
+    "TRAIN.EMA": (0.0, True),
+    "TRAIN.LOSS_GUARD_WINDOW": (1, True),
+    "TRAIN.LOSS_GUARD_MAX_ROLLBACKS": (0, True),
+    "TEST.NUM_ENSEMBLE_VIEWS": (1, True),
+    "LOG.PERIOD": (1, True),
+    "TRAIN.LOSS_GUARD_ABS_MAX": (0.0, True),
+    "TRAIN.LOSS_GUARD_GRAD_FACTOR": (0.0, True),
+    "TRAIN.LOSS_GUARD_LR_FACTOR": (0.0, False),
+    "DISTRIBUTED.TIMEOUT_S": (0, False),
+}
+
+
+def check_ranges(cfg: CfgNode) -> None:
+    for key, (low, inclusive) in RANGES.items():
+        try:
+            value = _get(cfg, key)
+        except KeyError:  # a key another family module has not added (yet)
+            continue
+        ok = value >= low if inclusive else value > low
+        relation = ">=" if inclusive else ">"
+        _check(ok, f"{key}={value} must be {relation} {low}.")
+    _check(cfg.TRAIN.EMA < 1.0, f"TRAIN.EMA={cfg.TRAIN.EMA} must be < 1 (a decay rate).")
+    if cfg.TRAIN.ENABLE:
+        _check(
+            cfg.SOLVER.MAX_EPOCH >= 1,
+            f"SOLVER.MAX_EPOCH={cfg.SOLVER.MAX_EPOCH} trains nothing: set it >= 1, or "
+            "TRAIN.ENABLE False to only test.",
+        )
+    _check(cfg.TRAIN.ENABLE or cfg.TEST.ENABLE, "TRAIN.ENABLE and TEST.ENABLE are both off.")
+
+
 def validate(cfg: CfgNode) -> None:
     """Raise ConfigError naming the keys of the first broken rule."""
+    check_names(cfg)
+    check_ranges(cfg)
     pt, ps = encoder_patch(cfg)
     for key in ("TRAIN_CROP_SIZE", "TEST_CROP_SIZE"):
         size = cfg.DATA[key]
@@ -72,3 +150,135 @@ def validate(cfg: CfgNode) -> None:
         "DATA.NORMALIZE_ON_DEVICE needs float clips in the loader: set DATA.RANDOM_ERASING 0.",
     )
     _check(cfg.TEST.NUM_SPATIAL_CROPS in (1, 3), "TEST.NUM_SPATIAL_CROPS must be 1 or 3.")
+
+
+# ---- the environment: paths, lists, OUTPUT_DIR, disk space (run by the command line) --------
+
+
+def estimate_params(cfg: CfgNode) -> int:
+    """A rough parameter count of the encoder from the config (no model is built)."""
+    if cfg.MODEL.ARCH == "mvit":
+        dim, total = cfg.MVIT.EMBED_DIM, 0
+        for stage, depth in enumerate(cfg.MVIT.DEPTHS):
+            d = dim * 2**stage
+            total += depth * int((4 + 2 * cfg.MVIT.MLP_RATIO) * d * d)
+        return total
+    dim = cfg.VIT.EMBED_DIM
+    return cfg.VIT.DEPTH * int((4 + 2 * cfg.VIT.MLP_RATIO) * dim * dim)
+
+
+def checkpoint_bytes(cfg: CfgNode) -> int:
+    """Bytes of one training checkpoint: fp32 weights, two optimiser moments, EMA if on."""
+    copies = 3 + (1 if cfg.TRAIN.EMA > 0 else 0)
+    return int(estimate_params(cfg) * 4 * copies * 1.1)
+
+
+def _existing_parent(path: str) -> str:
+    path = os.path.abspath(path)
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    return path
+
+
+def check_output_dir(cfg: CfgNode) -> None:
+    """OUTPUT_DIR can be created and written, and holds room for one checkpoint."""
+    out = cfg.OUTPUT_DIR
+    parent = _existing_parent(out)
+    _check(
+        os.path.isdir(parent),
+        f"OUTPUT_DIR={out} cannot be created: {parent} is a file, not a folder.",
+    )
+    try:
+        os.makedirs(out, exist_ok=True)
+        probe = os.path.join(out, f".write_test_{os.getpid()}")
+        with open(probe, "w") as f:
+            f.write("ok")
+        os.remove(probe)
+    except OSError as e:
+        raise ConfigError(f"OUTPUT_DIR={out} is not writable ({e.strerror or e}).") from None
+    if cfg.TRAIN.ENABLE:
+        need, free = checkpoint_bytes(cfg), shutil.disk_usage(out).free
+        _check(
+            free >= need,
+            f"OUTPUT_DIR={out} has {free / 2**20:.0f} MiB free; one checkpoint needs about "
+            f"{need / 2**20:.0f} MiB. Free some space or point OUTPUT_DIR elsewhere.",
+        )
+
+
+def _has_checkpoint(path: str) -> bool:
+    if os.path.isfile(path):
+        return True
+    for folder in (os.path.join(path, "checkpoints"), path):
+        if os.path.isdir(folder) and any(n.endswith(".pyth") for n in os.listdir(folder)):
+            return True
+    return False
+
+
+def check_checkpoints(cfg: CfgNode) -> None:
+    own = os.path.join(cfg.OUTPUT_DIR, "checkpoints")
+    resuming = cfg.TRAIN.AUTO_RESUME and _has_checkpoint(own)
+    path = cfg.TRAIN.CHECKPOINT_FILE_PATH
+    if cfg.TRAIN.ENABLE and path and not resuming:
+        _check(
+            _has_checkpoint(path),
+            f"TRAIN.CHECKPOINT_FILE_PATH={path}: no checkpoint there (a file, or a run or "
+            "checkpoints folder that holds one).",
+        )
+    path = cfg.TEST.CHECKPOINT_FILE_PATH
+    if cfg.TEST.ENABLE and path:
+        _check(
+            _has_checkpoint(path),
+            f"TEST.CHECKPOINT_FILE_PATH={path}: no checkpoint there (a file, or a run or "
+            "checkpoints folder that holds one).",
+        )
+    if cfg.TEST.ENABLE and not cfg.TRAIN.ENABLE and not path:
+        _check(
+            _has_checkpoint(cfg.OUTPUT_DIR),
+            f"TRAIN.ENABLE is off and TEST.CHECKPOINT_FILE_PATH is empty, but OUTPUT_DIR="
+            f"{cfg.OUTPUT_DIR} holds no checkpoint to test: set TEST.CHECKPOINT_FILE_PATH.",
+        )
+
+
+def _splits(cfg: CfgNode) -> list[str]:
+    splits = []
+    if cfg.TRAIN.ENABLE:
+        splits.append("train")
+        if cfg.TRAIN.EVAL_PERIOD > 0:
+            splits.append("val")
+    if cfg.TEST.ENABLE:
+        splits.append("test")
+    return splits
+
+
+def check_data(cfg: CfgNode) -> None:
+    """The data folder exists; Kinetics-style lists are valid line by line."""
+    from ..data.records import ListFormatError, validate_list
+
+    root = cfg.DATA.PATH_TO_DATA_DIR
+    if cfg.DATA.DEMO and cfg.DATA.DATASET == "kinetics":
+        if not all(os.path.isfile(os.path.join(root, f"{s}.csv")) for s in _splits(cfg)):
+            return  # the demo data is written there at start-up
+    _check(bool(root), "DATA.PATH_TO_DATA_DIR is empty: set it to the folder with the lists.")
+    _check(os.path.isdir(root), f"DATA.PATH_TO_DATA_DIR={root} does not exist or is no folder.")
+    if cfg.DATA.DATASET != "kinetics":
+        return
+    classify = cfg.MODEL.OBJECTIVE in ("classification", "linear_probe")
+    for split in _splits(cfg):
+        try:
+            validate_list(
+                os.path.join(root, f"{split}.csv"),
+                separator=cfg.DATA.PATH_LABEL_SEPARATOR,
+                prefix=cfg.DATA.PATH_PREFIX,
+                fmt=cfg.DATA.LIST_FORMAT,
+                num_classes=cfg.MODEL.NUM_CLASSES if classify else 0,
+            )
+        except ListFormatError as e:
+            raise ConfigError(str(e)) from None
+
+
+def check_environment(cfg: CfgNode) -> None:
+    """Everything about the machine a config needs, checked before any model is built:
+    data folder and lists, checkpoint paths, a writable OUTPUT_DIR with room for a checkpoint."""
+    check_data(cfg)
+    check_checkpoints(cfg)
+    check_output_dir(cfg)

@@ -11,13 +11,16 @@ torch's global RNG.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import tempfile
+import time
 from collections.abc import Callable, Sequence
 
 import torch
 
-from .decoders import DecodeError, open_video
+from .decoders import open_video
 from .records import VideoRecord
 from .sampler import mix_seed
 from .sampling import clip_indices, segment_indices
@@ -26,6 +29,11 @@ from .transforms import test_view
 logger = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
+MIN_READS_BEFORE_STOP = 32
+
+
+class DatasetMostlyBad(RuntimeError):
+    """Most reads of a dataset fail: the list, the paths or the decoder are wrong."""
 
 
 def read_bad_report(path: str) -> list[tuple[str, str, str]]:
@@ -71,6 +79,7 @@ class VideoDataset(torch.utils.data.Dataset):
         num_repeated: int = 1,
         num_retries: int = 10,
         bad_report: str = "",
+        max_bad_fraction: float = 0.5,
     ) -> None:
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
@@ -91,6 +100,14 @@ class VideoDataset(torch.utils.data.Dataset):
         self.num_retries = max(1, num_retries)
         self.bad_report = bad_report
         self.failures = 0  # decodes that failed in this process (not in loader workers)
+        self.reads = 0  # decodes tried in this process
+        self.max_bad_fraction = max_bad_fraction
+        self._seen: set[str] = set()  # files this process already reported
+        # Marker files shared by the loader workers: each bad file is reported once per run.
+        key = f"{os.path.abspath(bad_report)}:{os.getpid()}:{time.time()}"
+        self._marker_dir = os.path.join(
+            tempfile.gettempdir(), "videossl_bad", hashlib.sha1(key.encode()).hexdigest()[:16]
+        )
         self._summary_failures = 0
         # Report rows written before this dataset existed belong to earlier runs.
         self._report_offset = os.path.getsize(bad_report) if os.path.isfile(bad_report) else 0
@@ -161,15 +178,45 @@ class VideoDataset(torch.utils.data.Dataset):
                 )
         return frames
 
+    def _first_report(self, path: str) -> bool:
+        """True only the first time any process of this run reports `path` for this split."""
+        if path in self._seen:
+            return False
+        self._seen.add(path)
+        try:
+            os.makedirs(self._marker_dir, exist_ok=True)
+            name = hashlib.sha1(f"{self.split}\t{path}".encode()).hexdigest()
+            os.close(os.open(os.path.join(self._marker_dir, name), os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            return False
+        except OSError:
+            pass  # no marker folder: this process's own set still dedupes
+        return True
+
+    def _check_mostly_bad(self) -> None:
+        if self.reads >= MIN_READS_BEFORE_STOP and (
+            self.failures > self.max_bad_fraction * self.reads
+        ):
+            raise DatasetMostlyBad(
+                f"{self.failures} of {self.reads} reads of the {self.split} data failed (more "
+                f"than DATA.MAX_BAD_FRACTION={self.max_bad_fraction:g}): see "
+                f"{self.bad_report or 'the warnings (set DATA.BAD_FILE_REPORT)'} for the files "
+                "and reasons, and check DATA.PATH_PREFIX, the list and DATA.DECODER."
+            )
+
     def _fail(self, video_idx: int, error: Exception) -> None:
         self.failures += 1
         path = self.records[video_idx].path
+        if not self._first_report(path):
+            self._check_mostly_bad()
+            return
         reason = f"{type(error).__name__}: {error}".replace("\n", " ").replace("\t", " ")
         logger.warning("Skipping %s (%s split): %s", path, self.split, reason)
         if self.bad_report:
             os.makedirs(os.path.dirname(os.path.abspath(self.bad_report)), exist_ok=True)
             with open(self.bad_report, "a") as f:  # one short append per line: safe across workers
                 f.write(f"{self.split}\t{path}\t{reason}\n")
+        self._check_mostly_bad()
 
     def failure_summary(self, epoch: int | None = None, *, log: bool = True) -> dict:
         """Failed decodes of this split since the previous call (or since construction), in
@@ -221,9 +268,10 @@ class VideoDataset(torch.utils.data.Dataset):
         generator = torch.Generator().manual_seed(seed)
         video_idx = index
         for attempt in range(self.num_retries):
+            self.reads += 1
             try:
                 frames = self.load_frames(video_idx, -1, generator)
-            except (DecodeError, OSError, ValueError, RuntimeError) as e:
+            except Exception as e:  # any reader failure is a skip (DecodeError and others)
                 self._fail(video_idx, e)
                 # A file that cannot be opened is replaced now; others get one more clip first.
                 if (
@@ -245,7 +293,7 @@ class VideoDataset(torch.utils.data.Dataset):
             item = self._item(video, video_idx, 0, True)
             item["seed"] = torch.tensor(seed, dtype=torch.int64)
             return item
-        raise RuntimeError(
+        raise DatasetMostlyBad(
             f"{self.num_retries} attempts to load a training clip failed (last: "
             f"{self.records[video_idx].path}); too many unreadable videos? See the warnings and "
             f"{self.bad_report or 'set a bad-file report path'}."
@@ -254,9 +302,10 @@ class VideoDataset(torch.utils.data.Dataset):
     def _test_item(self, index: int) -> dict:
         video_idx, view = divmod(index, self.num_views * self.num_crops)
         temporal_idx, spatial_idx = divmod(view, self.num_crops)
+        self.reads += 1
         try:
             frames = self.load_frames(video_idx, temporal_idx)
-        except (DecodeError, OSError, ValueError, RuntimeError) as e:
+        except Exception as e:  # any reader failure is a skip (DecodeError and others)
             self._fail(video_idx, e)
             size = self.test_crop_size
             zeros = torch.zeros(3, self.num_frames, size, size, dtype=torch.uint8)

@@ -50,4 +50,5 @@ def dataset_kwargs(cfg: CfgNode, split: str, *, flip: bool | None = None) -> dic
         num_repeated=d.NUM_REPEATED_SAMPLES,
         num_retries=d.NUM_RETRIES,
         bad_report=report,
+        max_bad_fraction=d.MAX_BAD_FRACTION,
     )

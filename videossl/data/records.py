@@ -88,10 +88,10 @@ def parse_line(line: str, *, separator: str = " ", fmt: str = "auto", where: str
     raise ListFormatError(f"Unknown list format {fmt!r}; use one of {', '.join(LIST_FORMATS)}.")
 
 
-def read_list(
-    list_path: str, *, separator: str = " ", prefix: str = "", fmt: str = "auto"
-) -> list[VideoRecord]:
-    """Read a list file into records. Errors name the file and the line number."""
+def _parse_list(
+    list_path: str, *, separator: str, prefix: str, fmt: str
+) -> tuple[list[VideoRecord], list[int], list[str]]:
+    """(records, their line numbers, errors naming file:line) of a list file."""
     if fmt not in LIST_FORMATS:
         raise ListFormatError(f"Unknown list format {fmt!r}; use one of {', '.join(LIST_FORMATS)}.")
     if not os.path.isfile(list_path):
@@ -100,17 +100,79 @@ def read_list(
             "(see data_lists/README.md for the expected files)."
         )
     list_dir = os.path.dirname(os.path.abspath(list_path))
-    records = []
-    with open(list_path) as f:
+    records, lines, errors = [], [], []
+    with open(list_path, errors="replace") as f:
         for number, raw in enumerate(f, start=1):
             line = raw.strip()
             if not line or line.startswith("#"):
                 continue
             where = f"{list_path}:{number}"
-            path, label, start, total = parse_line(line, separator=separator, fmt=fmt, where=where)
+            try:
+                path, label, start, total = parse_line(
+                    line, separator=separator, fmt=fmt, where=where
+                )
+            except ListFormatError as e:
+                errors.append(str(e))
+                continue
             records.append(VideoRecord(resolve_path(path, prefix, list_dir), label, start, total))
-    if not records:
-        raise ListFormatError(f"List file {list_path} has no entries.")
+            lines.append(number)
+    if not records and not errors:
+        errors.append(f"List file {list_path} has no entries.")
+    return records, lines, errors
+
+
+def _raise_all(list_path: str, errors: list[str], shown: int = 8) -> None:
+    """One ListFormatError (one line) naming every broken line, the first `shown` in full."""
+    if not errors:
+        return
+    prefix_len = len(list_path) + 1
+
+    def line_of(error: str) -> int:
+        head = error[prefix_len:].split(":", 1)[0] if error.startswith(list_path) else ""
+        return int(head) if head.isdigit() else 0
+
+    errors = sorted(errors, key=line_of)
+    if len(errors) == 1:
+        raise ListFormatError(errors[0])
+    more = f"; ... and {len(errors) - shown} more" if len(errors) > shown else ""
+    raise ListFormatError(
+        f"{len(errors)} broken lines in {list_path}: " + "; ".join(errors[:shown]) + more
+    )
+
+
+def read_list(
+    list_path: str, *, separator: str = " ", prefix: str = "", fmt: str = "auto"
+) -> list[VideoRecord]:
+    """Read a list file into records. Errors name the file and the line number (all of them)."""
+    records, _, errors = _parse_list(list_path, separator=separator, prefix=prefix, fmt=fmt)
+    _raise_all(list_path, errors)
+    return records
+
+
+def validate_list(
+    list_path: str,
+    *,
+    separator: str = " ",
+    prefix: str = "",
+    fmt: str = "auto",
+    num_classes: int = 0,
+) -> list[VideoRecord]:
+    """Read a list and check it whole: columns, integer labels, labels in
+    ``[0, num_classes)`` (when ``num_classes`` > 0) and duplicate paths. Raises one
+    ListFormatError naming every broken ``file:line``; returns the records when all is well."""
+    records, lines, errors = _parse_list(list_path, separator=separator, prefix=prefix, fmt=fmt)
+    first_line: dict[str, int] = {}
+    for record, number in zip(records, lines):
+        where = f"{list_path}:{number}"
+        if num_classes > 0 and not 0 <= record.label < num_classes:
+            errors.append(
+                f"{where}: label {record.label} is outside [0, {num_classes}) (MODEL.NUM_CLASSES)"
+            )
+        if record.path in first_line:
+            errors.append(f"{where}: duplicate of line {first_line[record.path]} ({record.path})")
+        else:
+            first_line[record.path] = number
+    _raise_all(list_path, errors)
     return records
 
 

@@ -8,6 +8,7 @@ model as the loader made them (uint8 clips), moved to the device: the objective 
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import math
 import os
@@ -22,9 +23,9 @@ from torch.nn.parallel import DistributedDataParallel
 from .. import checkpoint as ckpt
 from ..data.sampler import _mix
 from ..distributed import all_reduce_mean, get_rank, get_world_size, is_main_process
-from ..logs import MetricWriter
+from ..logs import MetricWriter, drop_records_after
 from . import preemption
-from .guard import LossGuard
+from .guard import LossGuard, TrainingDiverged
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +122,14 @@ class Trainer:
         self.step_in_epoch = 0  # optimiser steps completed in the current epoch
         self.global_step = 0
         self.ckpt_dir = ckpt.checkpoint_dir(options.output_dir)
+        # Running sums of the current epoch's losses (kept in checkpoints: exact epoch means).
+        self._sums: dict[str, float] = {}
+        self._count = 0
+        self._initial: dict[str, Any] | None = None  # state before step 1, for roll-backs
+        self._good_steps = 0  # optimiser steps since the last roll-back
+        self._restored_step: int | None = None
+        if is_main_process() and os.path.isdir(self.ckpt_dir):
+            ckpt.clean_stale_temps(self.ckpt_dir)
 
     # ---- checkpoints -------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -134,6 +143,7 @@ class Trainer:
             "step_in_epoch": self.step_in_epoch,
             "global_step": self.global_step,
             "guard": self.guard.state_dict(),
+            "epoch_sums": {"sums": dict(self._sums), "count": self._count},
             "world_size": get_world_size(),
             "cfg": self.opt.config_yaml,
         }
@@ -143,7 +153,20 @@ class Trainer:
         if not is_main_process():
             return None
         path = os.path.join(self.ckpt_dir, ckpt.checkpoint_name(self.epoch, self.step_in_epoch))
-        ckpt.save_atomic(self.state_dict(), path)
+        try:
+            ckpt.save_atomic(self.state_dict(), path)
+        except ckpt.NonFiniteError as e:
+            # Never write NaN/inf: roll back to finite weights, then save those instead.
+            self.guard.reason = str(e)
+            logger.warning("Not saving %s: %s", path, e)
+            self._rollback(math.nan)
+            try:
+                ckpt.save_atomic(self.state_dict(), path)
+            except ckpt.NonFiniteError as again:
+                raise TrainingDiverged(
+                    f"The weights stay non-finite after a roll-back ({again}); nothing was "
+                    "saved. Lower SOLVER.BASE_LR or enable SOLVER.CLIP_GRAD."
+                ) from None
         ckpt.prune(self.ckpt_dir, self.opt.checkpoint_keep)
         logger.info("Saved checkpoint %s", path)
         return path
@@ -160,6 +183,9 @@ class Trainer:
             self.step_in_epoch = state["step_in_epoch"]
             self.global_step = state["global_step"]
             self.guard.load_state_dict(state.get("guard", {}))
+            sums = state.get("epoch_sums") or {}
+            self._sums = dict(sums.get("sums", {}))
+            self._count = int(sums.get("count", 0))
 
     def resume(self) -> bool:
         """Continue from the newest complete checkpoint in the output folder, if any."""
@@ -176,6 +202,8 @@ class Trainer:
                 get_world_size(),
             )
         self.load_state(state)
+        if is_main_process():
+            drop_records_after(self.metrics.path, self.global_step, self.epoch)
         logger.info(
             "Resumed from %s (epoch %d, step %d of the next epoch)",
             path,
@@ -189,6 +217,8 @@ class Trainer:
         """Train until `max_epoch` epochs are complete; returns the last epoch's mean losses."""
         preemption.register(self.save_checkpoint)
         summary: dict[str, float] = {}
+        if self.global_step == 0 and self._initial is None:
+            self._initial = self._snapshot()
         try:
             while self.epoch < self.opt.max_epoch:
                 summary = self.train_epoch()
@@ -212,8 +242,9 @@ class Trainer:
         self.ddp.train()
         self._position_loader()
         accum = self.opt.accum_steps
-        sums: dict[str, float] = {}
-        count = 0
+        if self.step_in_epoch == 0:
+            self._sums, self._count = {}, 0
+        sums = self._sums
         t_data = time.perf_counter()
         micro = 0
         data_time = 0.0
@@ -232,10 +263,12 @@ class Trainer:
                 micro = 0
                 self.step_in_epoch += 1
                 self.global_step += 1
+                self.scheduler.step_update(num_updates=self.global_step)
+                self.guard.scale_lr(self.optimizer)
                 continue
             for k, v in losses.items():
                 sums[k] = sums.get(k, 0.0) + v
-            count += 1
+            self._count += 1
             if micro < accum:
                 continue
             micro = 0
@@ -259,7 +292,7 @@ class Trainer:
             t_data = time.perf_counter()
         if bar is not None:
             bar.close()
-        summary = {k: v / max(count, 1) for k, v in sums.items()}
+        summary = {k: v / max(self._count, 1) for k, v in sums.items()}
         failures = getattr(self.loader.dataset, "failure_summary", None)
         if failures is not None and is_main_process():
             summary["skipped_videos"] = float(failures(self.epoch + 1)["failures"])
@@ -303,36 +336,76 @@ class Trainer:
     def _optimizer_step(self, *, want_norm: bool = False) -> float | None:
         """Clip, step, update the scaler/EMA/counters/schedule; returns the grad norm if known."""
         norm = None
-        if self.opt.clip_grad > 0 or want_norm:
+        if self.opt.clip_grad > 0 or want_norm or self.guard.grad_factor > 0:
             self.scaler.unscale_(self.optimizer)
             max_norm = self.opt.clip_grad if self.opt.clip_grad > 0 else math.inf
             norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm))
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        self.optimizer.zero_grad(set_to_none=True)
-        if self.ema is not None:
-            self.ema.update(self.model, step=self.global_step)
+        if norm is not None and self.guard.grad_is_bad(norm, scaled=self.scaler.is_enabled()):
+            self.optimizer.zero_grad(set_to_none=True)
+            self._rollback(norm)  # the batch is skipped
+            self.scaler.update()
+        else:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.optimizer.zero_grad(set_to_none=True)
+            if self.ema is not None:
+                self.ema.update(self.model, step=self.global_step)
+            self._good_steps += 1
         self.step_in_epoch += 1
         self.global_step += 1
         self.scheduler.step_update(num_updates=self.global_step)
+        self.guard.scale_lr(self.optimizer)
         return norm
 
+    def _snapshot(self) -> dict[str, Any]:
+        """A CPU copy of the weights, optimiser, scaler and EMA (the start of a fresh run)."""
+        state = {
+            "model": {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()},
+            "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+            "scaler": self.scaler.state_dict(),
+            "ema": None,
+            "global_step": self.global_step,
+        }
+        if self.ema is not None:
+            state["ema"] = {
+                k: v.detach().cpu().clone() for k, v in self.ema.module.state_dict().items()
+            }
+        return state
+
     def _rollback(self, value: float) -> None:
-        where = f"epoch {self.epoch + 1} step {self.step_in_epoch}"
+        """Restore the newest finite checkpoint that precedes the divergence (older each time
+        a roll-back is followed by no good step), then apply the guard's action."""
+        where = f"epoch {self.epoch + 1} step {self.step_in_epoch + 1}"
         self.guard.record_rollback(value, where)
         self.optimizer.zero_grad(set_to_none=True)
-        found = ckpt.newest_complete(self.ckpt_dir)
+        ceiling = self.global_step + 1
+        if self._good_steps == 0 and self._restored_step is not None:
+            ceiling = min(ceiling, self._restored_step)
+        found = ckpt.newest_finite_before(self.ckpt_dir, ceiling)
+        if found is None and self._initial is not None and self._initial["global_step"] < ceiling:
+            found = ("the initial weights", self._initial)
+        self._good_steps = 0
         if found is None:
             logger.warning(
-                "Bad loss %s at %s; no checkpoint yet, skipping the batch.", value, where
+                "Bad value %s at %s (%s); no finite checkpoint before it, skipping the batch.",
+                value,
+                where,
+                self.guard.reason,
             )
+            self.guard.after_rollback(self.optimizer)
             return
         self.load_state(found[1], position=False)
+        self._restored_step = int(found[1].get("global_step", 0))
+        self.guard.after_rollback(self.optimizer)
         logger.warning(
-            "Bad loss %s at %s: rolled back the weights to %s and skipped ahead (%d/%d).",
+            "Bad value %s at %s (%s): rolled back the weights to %s and skipped ahead; "
+            "action %s, learning-rate scale %g (%d/%d).",
             value,
             where,
+            self.guard.reason,
             found[0],
+            self.guard.action,
+            self.guard.lr_scale,
             self.guard.rollbacks,
             self.guard.max_rollbacks,
         )

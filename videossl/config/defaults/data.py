@@ -49,6 +49,8 @@ def add_defaults(cfg: CfgNode) -> None:
     cfg.DATA.NUM_RETRIES = 10
     # Failed decodes are appended here (relative to OUTPUT_DIR): split<TAB>path<TAB>reason.
     cfg.DATA.BAD_FILE_REPORT = "bad_videos.tsv"
+    # Stop when more than this fraction of the reads (after 32) failed: the data is broken.
+    cfg.DATA.MAX_BAD_FRACTION = 0.5
     # Evaluate the val split with the TEST.* views (else one centre clip and crop per video).
     cfg.DATA.MULTI_VIEW_VAL = False
     cfg.DATA.NUM_WORKERS = 2

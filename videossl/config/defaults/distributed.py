@@ -11,5 +11,5 @@ def add_defaults(cfg: CfgNode) -> None:
     # "auto" = nccl with CUDA, gloo otherwise.
     cfg.DISTRIBUTED.BACKEND = "auto"
     cfg.DISTRIBUTED.INIT_METHOD = "tcp://localhost:9999"
-    # Seconds a collective may wait before the run fails with a clear error.
-    cfg.DISTRIBUTED.TIMEOUT_S = 1800
+    # Seconds a collective may wait before the run fails with a clear error (logged at start).
+    cfg.DISTRIBUTED.TIMEOUT_S = 600

@@ -31,5 +31,12 @@ def add_defaults(cfg: CfgNode) -> None:
     cfg.TRAIN.LOSS_GUARD_FACTOR = 10.0
     cfg.TRAIN.LOSS_GUARD_WINDOW = 50
     cfg.TRAIN.LOSS_GUARD_MAX_ROLLBACKS = 3
+    # A loss above this is bad from the first step (0 = off).
+    cfg.TRAIN.LOSS_GUARD_ABS_MAX = 1.0e4
+    # A gradient norm above this x the running median is bad (0 = off).
+    cfg.TRAIN.LOSS_GUARD_GRAD_FACTOR = 100.0
+    # After a roll-back: "lower_lr" (x LOSS_GUARD_LR_FACTOR), "skip" the batch, or "stop".
+    cfg.TRAIN.LOSS_GUARD_ACTION = "lower_lr"
+    cfg.TRAIN.LOSS_GUARD_LR_FACTOR = 0.5
     # Stop after this many iterations per epoch (0 = full epoch); for smoke runs.
     cfg.TRAIN.MAX_ITERS_PER_EPOCH = 0
