@@ -66,7 +66,7 @@ def load_initial_weights(cfg: CfgNode, model: torch.nn.Module) -> None:
 
     path = ckpt.resolve(cfg.TRAIN.CHECKPOINT_FILE_PATH)
     logger.info("Initialising from %s", path)
-    load_pretrained(model, path)
+    load_pretrained(model, path, allow_mismatch=cfg.TRAIN.CHECKPOINT_ALLOW_MISMATCH)
 
 
 def train(cfg: CfgNode, model: torch.nn.Module, device: torch.device) -> dict[str, float]:
