@@ -25,6 +25,7 @@ def transform_from_config(cfg: CfgNode, *, flip: bool | None = None, uint8_outpu
         mean=d.MEAN,
         std=d.STD,
         uint8_output=uint8_output,
+        inverse_uniform=d.INV_UNIFORM_SAMPLE,
     )
 
 
@@ -54,4 +55,5 @@ def dataset_kwargs(cfg: CfgNode, split: str, *, flip: bool | None = None) -> dic
         num_repeated=d.NUM_REPEATED_SAMPLES,
         num_retries=d.NUM_RETRIES,
         bad_report=report,
+        channel_order=d.INPUT_CHANNEL_ORDER,
     )

@@ -60,13 +60,18 @@ class ShortSideJitterCrop(v2.Transform):
     """Scale jitter + random crop (PySlowFast): resize the short side to a random size in
     ``scales`` then take a random ``size`` x ``size`` crop, computed as one crop-then-resize."""
 
-    def __init__(self, size: int, scales: Sequence[int]) -> None:
+    def __init__(self, size: int, scales: Sequence[int], inverse_uniform: bool = False) -> None:
         super().__init__()
         self.size, self.scales = size, (int(scales[0]), int(scales[-1]))
+        self.inverse_uniform = inverse_uniform
 
     def make_params(self, flat_inputs: list) -> dict:
         height, width = v2.query_size(flat_inputs)
-        short = int(torch.randint(self.scales[0], self.scales[1] + 1, ()))
+        if self.inverse_uniform:  # 1/size uniform in [1/max, 1/min] (PySlowFast)
+            low, high = 1.0 / self.scales[1], 1.0 / self.scales[0]
+            short = int(round(1.0 / (low + (high - low) * float(torch.rand(())))))
+        else:
+            short = int(torch.randint(self.scales[0], self.scales[1] + 1, ()))
         factor = short / min(height, width)
         side = min(self.size / factor, height, width)  # crop side in source pixels
         side = max(1, round(side))
@@ -136,6 +141,7 @@ def train_transform(
     mean: Sequence[float] = (0.45, 0.45, 0.45),
     std: Sequence[float] = (0.225, 0.225, 0.225),
     uint8_output: bool = False,
+    inverse_uniform: bool = False,
 ) -> Transform:
     """Training pipeline: uint8 [T,H,W,3] -> float32 [3,T,H,W] (with ``uint8_output``: uint8
     [3,T,H,W], to be normalised later with ``normalize_batch``; not with random erasing)."""
@@ -149,7 +155,7 @@ def train_transform(
             )
         )
     else:
-        ops.append(ShortSideJitterCrop(crop_size, jitter_scales))
+        ops.append(ShortSideJitterCrop(crop_size, jitter_scales, inverse_uniform))
     if flip:
         ops.append(v2.RandomHorizontalFlip())
     if rand_augment:
