@@ -81,3 +81,33 @@ def test_suggestion_prefers_the_same_section():
     with pytest.raises(ConfigError) as e:
         load_config([], ["DATA.COMPLETELY_DIFFERENT", "8"])
     assert "Did you mean" not in str(e.value)
+
+
+def test_every_unknown_key_is_listed_at_once(tmp_path):
+    path = _write(tmp_path, "a.yaml", "SOLVER:\n  BASE_LRR: 0.1\n  MAX_EPOCHS: 3\nFOO:\n  X: 1\n")
+    with pytest.raises(ConfigError) as e:
+        load_config([path])
+    msg = str(e.value)
+    assert "3 unknown config keys" in msg
+    for key in ("SOLVER.BASE_LRR", "SOLVER.MAX_EPOCHS", "FOO"):
+        assert key in msg
+    with pytest.raises(ConfigError) as e:
+        load_config([], ["TRAIN.BATCHSIZE", "4", "DATA.NUM_FRAME", "8"])
+    assert "TRAIN.BATCHSIZE" in str(e.value) and "DATA.NUM_FRAME" in str(e.value)
+
+
+def test_peer_names_get_their_alias_not_a_lookalike():
+    with pytest.raises(ConfigError) as e:
+        load_config([], ["TRAIN.MIXED_PRECISION", "True"])
+    assert "Did you mean 'TRAIN.AMP'?" in str(e.value)
+    assert "EVAL_PERIOD" not in str(e.value)
+    with pytest.raises(ConfigError) as e:
+        load_config([], ["SOLVER.OPTIMIZING_METHOD", "sgd"])
+    assert "Did you mean 'SOLVER.OPTIMIZER'?" in str(e.value)
+
+
+def test_aliases_point_at_real_keys():
+    from videossl.config.load import ALIASES, _all_keys
+
+    valid = set(_all_keys(get_defaults()))
+    assert all(not to or to in valid for to in ALIASES.values())

@@ -80,6 +80,7 @@ class VideoDataset(torch.utils.data.Dataset):
         num_retries: int = 10,
         bad_report: str = "",
         max_bad_fraction: float = 0.5,
+        channel_order: str = "rgb",
     ) -> None:
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
@@ -99,6 +100,9 @@ class VideoDataset(torch.utils.data.Dataset):
         self.num_repeated = num_repeated if self.train else 1
         self.num_retries = max(1, num_retries)
         self.bad_report = bad_report
+        if channel_order not in ("rgb", "bgr"):
+            raise ValueError(f"channel_order must be 'rgb' or 'bgr', got {channel_order!r}")
+        self.reverse_channels = channel_order == "bgr"
         self.failures = 0  # decodes that failed in this process (not in loader workers)
         self.reads = 0  # decodes tried in this process
         self.max_bad_fraction = max_bad_fraction
@@ -176,6 +180,8 @@ class VideoDataset(torch.utils.data.Dataset):
                 frames = reader.get_frames(
                     self._indices(reader.num_frames, reader.fps, temporal_idx, generator)
                 )
+        if self.reverse_channels:  # DATA.INPUT_CHANNEL_ORDER "bgr"
+            frames = frames.flip(-1)
         return frames
 
     def _first_report(self, path: str) -> bool:

@@ -25,6 +25,7 @@ def transform_from_config(cfg: CfgNode, *, flip: bool | None = None) -> TrainTra
         rand_augment=d.RAND_AUGMENT,
         random_erasing=d.RANDOM_ERASING,
         erase_fill=tuple(min(max(round(255 * m), 0), 255) for m in d.MEAN),
+        inverse_uniform=d.INV_UNIFORM_SAMPLE,
     )
 
 
@@ -51,4 +52,5 @@ def dataset_kwargs(cfg: CfgNode, split: str, *, flip: bool | None = None) -> dic
         num_retries=d.NUM_RETRIES,
         bad_report=report,
         max_bad_fraction=d.MAX_BAD_FRACTION,
+        channel_order=d.INPUT_CHANNEL_ORDER,
     )

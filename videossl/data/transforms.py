@@ -85,11 +85,21 @@ def random_resized_crop_params(
 
 
 def short_side_jitter_params(
-    height: int, width: int, size: int, scales: Sequence[int], generator: torch.Generator
+    height: int,
+    width: int,
+    size: int,
+    scales: Sequence[int],
+    generator: torch.Generator,
+    inverse_uniform: bool = False,
 ) -> tuple[int, int, int, int]:
     """Scale jitter + random crop (PySlowFast) as one crop-then-resize: resizing the short side
-    to a random size in ``scales`` and cropping ``size`` x ``size`` is cropping this square."""
-    short = _randint(int(scales[0]), int(scales[-1]) + 1, generator)
+    to a random size in ``scales`` and cropping ``size`` x ``size`` is cropping this square.
+    ``inverse_uniform``: 1/size uniform in [1/max, 1/min] (PySlowFast's INV_UNIFORM_SAMPLE)."""
+    if inverse_uniform:
+        low, high = 1.0 / int(scales[-1]), 1.0 / int(scales[0])
+        short = int(round(1.0 / _uniform(low, high, generator)))
+    else:
+        short = _randint(int(scales[0]), int(scales[-1]) + 1, generator)
     factor = short / min(height, width)
     side = max(1, round(min(size / factor, height, width)))  # crop side in source pixels
     top = _randint(0, height - side + 1, generator)
@@ -189,8 +199,10 @@ class TrainTransform:
         rand_augment: str = "",
         random_erasing: float = 0.0,
         erase_fill: Sequence[int] = (115, 115, 115),
+        inverse_uniform: bool = False,
     ) -> None:
         self.crop_size = int(crop_size)
+        self.inverse_uniform = bool(inverse_uniform)
         self.random_resized_crop = random_resized_crop
         self.area_range = tuple(float(a) for a in area_range)
         self.aspect_range = tuple(float(a) for a in aspect_range)
@@ -211,7 +223,9 @@ class TrainTransform:
         if self.random_resized_crop:
             box = random_resized_crop_params(height, width, self.area_range, self.aspect_range, g)
         else:
-            box = short_side_jitter_params(height, width, self.crop_size, self.jitter_scales, g)
+            box = short_side_jitter_params(
+                height, width, self.crop_size, self.jitter_scales, g, self.inverse_uniform
+            )
         size = [self.crop_size, self.crop_size]
         video = F.resized_crop(video, *box, size, antialias=True)
         if self.flip and float(torch.rand((), generator=g)) < 0.5:

@@ -69,6 +69,13 @@ def load_initial_weights(cfg: CfgNode, model: torch.nn.Module) -> None:
     load_pretrained(model, path, allow_mismatch=cfg.TRAIN.CHECKPOINT_ALLOW_MISMATCH)
 
 
+def _end_lr(cfg: CfgNode, rate: float, clips: int) -> float:
+    """MIN_LR / WARMUP_START_LR: absolute, or per REFERENCE_BATCH with SOLVER.SCALE_MIN_LR."""
+    if cfg.SOLVER.SCALE_MIN_LR:
+        return scaled_lr(rate, clips, cfg.SOLVER.REFERENCE_BATCH)
+    return rate
+
+
 def train(cfg: CfgNode, model: torch.nn.Module, device: torch.device) -> dict[str, float]:
     batch = per_rank_batch(cfg.TRAIN.BATCH_SIZE, "TRAIN.BATCH_SIZE")
     dataset = build_dataset(cfg, "train")
@@ -116,8 +123,8 @@ def train(cfg: CfgNode, model: torch.nn.Module, device: torch.device) -> dict[st
         optimizer,
         total_steps=steps * cfg.SOLVER.MAX_EPOCH,
         warmup_steps=int(round(cfg.SOLVER.WARMUP_EPOCHS * steps)),
-        min_lr=cfg.SOLVER.MIN_LR,
-        warmup_start_lr=cfg.SOLVER.WARMUP_START_LR,
+        min_lr=_end_lr(cfg, cfg.SOLVER.MIN_LR, clips),
+        warmup_start_lr=_end_lr(cfg, cfg.SOLVER.WARMUP_START_LR, clips),
     )
     trainer = Trainer(
         model,

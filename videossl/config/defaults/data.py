@@ -57,4 +57,10 @@ def add_defaults(cfg: CfgNode) -> None:
     cfg.DATA.PIN_MEMORY = True
     # RandAugment (fine-tuning): "" = off, else timm-style "rand-m7-n4-mstd0.5-inc1".
     cfg.DATA.RAND_AUGMENT = ""
+    # Channel order the model sees: "rgb" or "bgr" (decoded frames reversed before any
+    # transform; DATA.MEAN / STD are in this order). PySlowFast DATA.REVERSE_INPUT_CHANNEL.
+    cfg.DATA.INPUT_CHANNEL_ORDER = "rgb"
+    # Short-side jitter draws 1/size uniformly instead of the size (PySlowFast
+    # DATA.INV_UNIFORM_SAMPLE; used without RandomResizedCrop).
+    cfg.DATA.INV_UNIFORM_SAMPLE = False
     cfg.DATA.RANDOM_ERASING = 0.0

@@ -13,6 +13,9 @@ def add_defaults(cfg: CfgNode) -> None:
     cfg.SOLVER.REFERENCE_BATCH = 256
     cfg.SOLVER.MIN_LR = 1e-6
     cfg.SOLVER.WARMUP_START_LR = 1e-6
+    # Scale MIN_LR and WARMUP_START_LR with the batch like BASE_LR (given per REFERENCE_BATCH,
+    # as VideoMAE's min_lr / warmup_lr); False = absolute rates.
+    cfg.SOLVER.SCALE_MIN_LR = False
     cfg.SOLVER.WARMUP_EPOCHS = 10.0
     cfg.SOLVER.MAX_EPOCH = 300
     cfg.SOLVER.WEIGHT_DECAY = 0.05
