@@ -169,3 +169,29 @@ def test_overrides_still_apply_to_recipes():
     assert clips_per_step(cfg) == 96 * 4 * 2
     with pytest.raises(ConfigError, match="SOLVER.BASE_LR"):
         _load("kinetics/VIT_B_16x4_VideoMAE_FT.yaml", "SOLVER.BASE_LRR", "1")
+
+
+def test_mvit_maskfeat_recipe_builds_and_trains_one_step():
+    """The flagship recipe builds its HOG target on the encoder's own output patch (2x16x16,
+    not the 2x4x4 stem stride) and one training step gives finite losses."""
+    import torch
+
+    from videossl.models.build import build_model
+
+    cfg = _load(
+        "kinetics/MVITv2_S_16x4_MaskFeat_PT.yaml",
+        *("MVIT.PRESET", "custom", "MVIT.EMBED_DIM", "16", "MVIT.NUM_HEADS", "1"),
+        *("MVIT.DEPTHS", "[1, 1, 1, 1]", "DATA.NUM_FRAMES", "4"),
+        *("DATA.TRAIN_CROP_SIZE", "64", "DATA.TEST_CROP_SIZE", "64"),
+    )
+    model = build_model(cfg)
+    assert model.encoder.patch_size == (2, 16, 16)
+    ((target, _),) = model.targets.values()
+    assert target.patch_size == model.encoder.patch_size
+    torch.manual_seed(0)
+    video = torch.randn(2, 3, 4, 64, 64)
+    losses = model({"video": video})
+    total = sum(v for k, v in losses.items() if k.startswith("loss"))
+    assert torch.isfinite(total)
+    total.backward()
+    assert model.encoder.mask_token.grad is not None

@@ -73,7 +73,7 @@ def _input_shape(cfg: CfgNode) -> tuple[int, int, int]:
 @OBJECTIVES.register("maskfeat")
 def build_maskfeat(cfg: CfgNode) -> nn.Module:
     encoder = build_encoder(cfg)
-    targets = build_targets(cfg)
+    targets = build_targets(cfg, patch_size=encoder.patch_size)
     head = MaskFeatHead(encoder.embed_dim, {name: t.dim for name, (t, _) in targets.items()})
     return MaskFeat(encoder=encoder, head=head, targets=targets, masker=build_masker(cfg))
 
@@ -81,7 +81,7 @@ def build_maskfeat(cfg: CfgNode) -> nn.Module:
 @OBJECTIVES.register("mae")
 def build_mae(cfg: CfgNode) -> nn.Module:
     encoder = build_encoder(cfg)
-    targets = build_targets(cfg)
+    targets = build_targets(cfg, patch_size=encoder.patch_size)
     if len(targets) != 1:
         raise ValueError("MAE predicts one target: set TARGET.NAMES to ['pixel'].")
     ((target, _),) = targets.values()
