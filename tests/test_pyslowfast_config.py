@@ -266,13 +266,7 @@ def _data_opts(name, root, tmp_path):
 
 
 def _one_step_params():
-    for name in CONFIGS:
-        marks = []
-        if "MaskFeat_PT" in name:
-            # MViT MaskFeat builds its HOG targets at the stem stride (4 px), not the output
-            # stride (16 px), in every config, native recipes included: issue 12's area.
-            marks = [pytest.mark.xfail(raises=ValueError, reason="MViT MaskFeat targets: issue 12")]
-        yield pytest.param(name, marks=marks)
+    yield from CONFIGS
 
 
 @pytest.mark.parametrize("name", _one_step_params())
