@@ -9,14 +9,16 @@ the classification head under `head.` (`head.fc_norm.*`, `head.fc.*`) and the MA
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-import torch
-
-Tensor = torch.Tensor
+if TYPE_CHECKING:  # torch is imported lazily: videossl.config reads peers' configs torch-free
+    from torch import Tensor
 
 
 def fuse_separate_qkv(state: dict[str, Tensor]) -> dict[str, Tensor]:
     """`*.attn.{q,k,v}.{weight,bias}` -> `*.attn.qkv.{weight,bias}` (concatenated q, k, v)."""
+    import torch
+
     out = dict(state)
     for key in [k for k in state if re.search(r"\.attn\.q\.(weight|bias)$", k)]:
         stem, kind = key.rsplit(".q.", 1)
