@@ -9,6 +9,7 @@ import pytest
 
 from videossl.engine.ava_eval import (
     FrameBoxes,
+    apply_protocol,
     frame_map,
     match_frame,
     read_csv,
@@ -107,8 +108,32 @@ def test_detection_tries_only_its_best_ground_truth():
 def test_capacity_keeps_top_scores_per_frame():
     gt = frames([("v", 1, A, 1)])
     det = frames([("v", 1, C, 1, 0.9), ("v", 1, A, 1, 0.5)])
-    assert frame_map(gt, det, {1}, capacity=1).mean_ap == 0.0
-    assert frame_map(gt, det, {1}, capacity=2).mean_ap == pytest.approx(0.5)
+    # ActivityNet's cap (heap of the top scores); PySlowFast has none
+    assert frame_map(gt, apply_protocol(det, "activitynet", 1), {1}).mean_ap == 0.0
+    assert frame_map(gt, apply_protocol(det, "activitynet", 2), {1}).mean_ap == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="activitynet"):
+        apply_protocol(det, "pyslowfast", 1)
+
+
+def test_hand_built_official_cases():
+    # invalid box (x1 >= x2) is dropped, not a false positive: AP 1
+    gt = frames([("v", 1, A, 1)])
+    det = frames([("v", 1, (0.5, 0.1, 0.5, 0.6), 1, 0.99), ("v", 1, A, 1, 0.5)])
+    assert frame_map(gt, det, {1}).mean_ap == 1.0
+    # two detections of one GT in reverse score order: matched in the order received, so the
+    # low-score one (first) is the TP and the high-score one a FP; ranked: FP(0.9), TP(0.3)
+    # -> precision 1/2 at recall 1: AP = 1/2 (sorting by score first would give 1)
+    det = frames([("v", 1, A, 1, 0.3), ("v", 1, A, 1, 0.9)])
+    assert frame_map(gt, det, {1}).mean_ap == 0.5
+    # ActivityNet sorts each keyframe by score first: TP(0.9), FP(0.3) -> AP 1
+    assert frame_map(gt, apply_protocol(det, "activitynet"), {1}).mean_ap == 1.0
+    # 60 classes on one box, GT of class 80 only: the class-80 score is the lowest; no cap
+    # (PySlowFast) keeps it: AP 1; ActivityNet's top-50 drops it: AP 0
+    gt = frames([("v", 1, A, 80)])
+    classes = set(range(21, 81))
+    det = frames([("v", 1, A, c, 1.0 - c / 100) for c in sorted(classes)])
+    assert frame_map(gt, det, classes).mean_ap == 1.0
+    assert frame_map(gt, apply_protocol(det, "activitynet"), classes).mean_ap == 0.0
 
 
 def reference_map(gt_rows, det_rows, classes, thr=0.5):
@@ -126,7 +151,8 @@ def reference_map(gt_rows, det_rows, classes, thr=0.5):
         gts = [(v, t, b) for v, t, b, lab in gt_rows if lab == c]
         if not gts:
             continue
-        dets = sorted([r for r in det_rows if r[3] == c], key=lambda r: -r[4])
+        dets = [r for r in det_rows if r[3] == c and r[2][0] < r[2][2] and r[2][1] < r[2][3]]
+        dets = sorted(dets, key=lambda r: -r[4])  # invalid boxes dropped (official)
         taken = set()
         flags = []
         for v, t, b, _, _ in dets:
@@ -165,7 +191,9 @@ def test_matches_independent_reference(seed):
                     det_rows.append((v, t, j, rng.choice([1, 2, 3, 4]), rng.random()))
             for _ in range(rng.randint(0, 2)):  # background boxes
                 det_rows.append((v, t, rand_box(), rng.choice([1, 2, 3]), rng.random()))
-    ours = frame_map(frames(gt_rows), frames(det_rows), {1, 2, 3, 4}).mean_ap
+    # the reference ranks each keyframe by score first: ActivityNet's order, no cap
+    det = apply_protocol(frames(det_rows), "activitynet", 0)
+    ours = frame_map(frames(gt_rows), det, {1, 2, 3, 4}).mean_ap
     assert ours == pytest.approx(reference_map(gt_rows, det_rows, [1, 2, 3, 4]), abs=1e-9)
     assert 0.0 < ours < 1.0
 

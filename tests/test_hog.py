@@ -1,11 +1,14 @@
-"""Tests for videossl.targets.hog against a slow reference written from the spec."""
+"""Tests for videossl.targets.hog against a slow reference written from the spec, and against
+an independent straightforward re-implementation of PySlowFast's HOGLayerC arithmetic."""
 
 import math
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
+from videossl.data.transforms import normalize_batch
 from videossl.targets.hog import HOGTarget, gaussian_window_2d, hog_cells, hog_reference
 
 KX = np.array([[1, 0, -1], [2, 0, -2], [1, 0, -1]], dtype=np.float64)
@@ -79,9 +82,12 @@ def test_fast_equals_scatter_reference():
     )
 
 
-def test_constant_image_gives_zero():
+def test_constant_image_matches_hoglayerc():
+    # conv2d leaves ~1e-7 leftovers on a constant image; HOGLayerC's L2 normalisation turns
+    # them into unit-norm histograms, and so does ours
     video = torch.full((1, 3, 2, 32, 32), 0.7)
-    assert HOGTarget()(video).abs().max() == 0
+    expected = hoglayerc_tokens(video)
+    torch.testing.assert_close(HOGTarget()(video), expected, atol=1e-5, rtol=0)
 
 
 def _edge_video(axis):
@@ -160,3 +166,131 @@ def test_benchmark_runs_and_reports():
     result = bench.run(args)
     assert result["cpu_equal"] and result["cpu_cells_differing"] == 0
     assert result["cpu_ms_fast"] > 0 and result["cpu_speedup"] > 0
+
+
+# --- PySlowFast HOGLayerC parity --------------------------------------------------------------
+
+
+def hoglayerc_hist(frames, nbins=9, pool=8, gkern=None, raw=False):
+    """HOGLayerC's arithmetic on [N,3,H,W] float frames -> [N,3,nbins,H/pool,W/pool].
+
+    Reflect pad, grouped conv2d with the Sobel kernels, norm of the stacked (gx, gy), atan2(gx,
+    gy)/pi*nbins, floor mod nbins, one-hot pixel histograms, avg-pool x pool^2 (cell sums),
+    optional gaussian tiled over the frame, F.normalize over the bins (unless raw)."""
+    wx = torch.tensor([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]]).view(1, 1, 3, 3).repeat(3, 1, 1, 1)
+    wy = wx.transpose(2, 3)
+    x = F.pad(frames, pad=(1, 1, 1, 1), mode="reflect")
+    gx = F.conv2d(x, wx, bias=None, stride=1, padding=0, groups=3)
+    gy = F.conv2d(x, wy, bias=None, stride=1, padding=0, groups=3)
+    mag = torch.stack([gx, gy], dim=-1).norm(dim=-1)
+    phase = torch.atan2(gx, gy) / math.pi * nbins
+    n, c, h, w = mag.shape
+    if gkern is not None:
+        mag = mag * gkern.repeat(h // gkern.shape[0], w // gkern.shape[1])
+    onehot = F.one_hot(phase.floor().long() % nbins, nbins).permute(0, 1, 4, 2, 3).float()
+    per_pixel = (onehot * mag[:, :, None]).reshape(n, c * nbins, h, w)
+    cells = F.avg_pool2d(per_pixel, pool) * (pool * pool)
+    cells = cells.view(n, c, nbins, h // pool, w // pool)
+    return cells if raw else F.normalize(cells, p=2, dim=2)
+
+
+def hoglayerc_tokens(video, patch=(2, 16, 16), pool=8, gkern=None):
+    """PySlowFast's _get_hog_label_3d layout: frames ::pt, [B,N,C*nbins*(ph/pool)*(pw/pool)]."""
+    pt, ph, _ = patch
+    frames = video[:, :, ::pt].transpose(1, 2)
+    b, t = frames.shape[:2]
+    hog = hoglayerc_hist(frames.flatten(0, 1), pool=pool, gkern=gkern).flatten(1, 2)
+    hc, wc = hog.shape[-2:]
+    u = ph // pool
+    tok = hog.permute(0, 2, 3, 1).unfold(1, u, u).unfold(2, u, u)  # BT h w C*nb u u
+    tok = tok.flatten(3).reshape(b, t, hc // u, wc // u, -1)
+    return tok.flatten(1, 3)
+
+
+def _assert_matches_hoglayerc(video, gaussian=False):
+    target = HOGTarget(gaussian_window=gaussian)
+    gkern = target.window if gaussian else None
+    out, expected = target(video), hoglayerc_tokens(video, gkern=gkern)
+    assert out.shape == expected.shape
+    assert (out - expected).abs().max().item() <= 1e-5
+    # unit-norm cells (flat-region leftovers included) are the same cells
+    hist = hog_cells(video, window=gkern)
+    ref = hoglayerc_hist(video[:, :, ::2].transpose(1, 2).flatten(0, 1), gkern=gkern)
+    ours_unit = hist.norm(dim=2) > 0.5  # [B,C,T',Hc,Wc]
+    ref_unit = ref.norm(dim=2) > 0.5  # [BT',C,Hc,Wc]
+    assert int(ours_unit.sum()) == int(ref_unit.sum())
+    assert torch.equal(ours_unit.transpose(1, 2).flatten(0, 1), ref_unit)
+
+
+def _quantised_clip(seed, t=4, h=48, w=64):
+    """uint8 clip with flat blocks, ramps and noise, normalised as the loader does."""
+    g = torch.Generator().manual_seed(seed)
+    clip = torch.randint(0, 256, (1, 3, t, h, w), generator=g, dtype=torch.uint8)
+    clip[..., :16, :32] = 77  # flat
+    clip[..., 16:32, :] = torch.arange(w, dtype=torch.uint8) * 3  # horizontal ramp: gy = 0
+    clip[..., 32:, :16] = (torch.arange(h - 32, dtype=torch.uint8) * 5)[:, None]  # vertical
+    return normalize_batch(clip, mean=(0.45, 0.45, 0.45), std=(0.225, 0.225, 0.225))
+
+
+def test_hoglayerc_parity_random_floats():
+    video = torch.randn(2, 3, 4, 32, 48, generator=torch.Generator().manual_seed(10))
+    _assert_matches_hoglayerc(video)
+    _assert_matches_hoglayerc(video, gaussian=True)
+
+
+def test_hoglayerc_parity_smooth_images():
+    y, x = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
+    chans = [torch.sin(x / 7 + y / 11), torch.cos(x / 5 - y / 13), torch.sin((x * y) / 300)]
+    frame = torch.stack(chans)  # [3,H,W]
+    video = torch.stack([frame, frame.roll(3, -1), frame * 0.5, frame.flip(-1)], 1)[None]
+    _assert_matches_hoglayerc(video)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_hoglayerc_parity_8bit_quantised(seed):
+    video = _quantised_clip(seed)
+    _assert_matches_hoglayerc(video)
+    _assert_matches_hoglayerc(video, gaussian=True)
+    # the clip exercises the gx = 0 ties that separable shifts round differently
+    frames = video[:, :, ::2].transpose(1, 2).flatten(0, 1)
+    x = F.pad(frames, (1, 1, 1, 1), mode="reflect")
+    wx = torch.tensor([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]]).view(1, 1, 3, 3).repeat(3, 1, 1, 1)
+    gx = F.conv2d(x, wx, groups=3)
+    assert (gx == 0).float().mean() > 0.1
+
+
+def _decoded_video(path, frames=8, size=(96, 128)):
+    """Write an H.264 clip with flat regions, decode it, resize to 64x64, normalise."""
+    import av
+    from torchvision.transforms.v2 import functional as TF
+
+    from videossl.data.demo import write_video
+
+    h, w = size
+    rng = np.random.default_rng(0)
+    video = np.zeros((frames, h, w, 3), dtype=np.uint8)
+    video[:] = (40, 90, 160)  # flat background
+    ramp = np.linspace(0, 255, w, dtype=np.float32)
+    for i in range(frames):
+        video[i, 60:, :, 0] = ramp.astype(np.uint8)  # smooth ramp
+        video[i, 10 + i : 40 + i, 20 + 3 * i : 60 + 3 * i] = (230, 30, 30)  # moving box
+        video[i, 70:90, 90:120] = rng.integers(0, 255, (20, 30, 3))  # texture
+    write_video(str(path), video, crf=23)
+    with av.open(str(path)) as container:
+        decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    clip = torch.from_numpy(np.stack(decoded)).permute(3, 0, 1, 2)  # [3,T,H,W] uint8
+    clip = TF.resize(clip.transpose(0, 1), [64, 64], antialias=True).transpose(0, 1)
+    return normalize_batch(clip[None], mean=(0.45, 0.45, 0.45), std=(0.225, 0.225, 0.225))
+
+
+def test_hoglayerc_parity_decoded_video_with_flat_regions(tmp_path):
+    video = _decoded_video(tmp_path / "flat.mp4")
+    assert video.shape == (1, 3, 8, 64, 64)
+    _assert_matches_hoglayerc(video)
+    _assert_matches_hoglayerc(video, gaussian=True)
+    # flat regions: cells whose histogram is float leftovers only, unit norm after L2 (HOGLayerC)
+    frames = video[:, :, ::2].transpose(1, 2).flatten(0, 1)
+    raw = hoglayerc_hist(frames, raw=True)
+    leftover = (raw.sum(dim=2) < 1e-4) & (raw.sum(dim=2) > 0)
+    assert leftover.any()
+    assert torch.allclose(hoglayerc_hist(frames).norm(dim=2)[leftover], torch.tensor(1.0))

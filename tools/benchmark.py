@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmarks that print numbers: `python tools/benchmark.py {targets,loader,model} [options]`.
 
-targets HOG targets: vectorised implementation vs a scatter-add reference (same values);
+targets HOG targets: fast implementation vs a HOGLayerC-style conv + scatter-add one (same values);
         ms per 16x224 clip on CPU (and CUDA when present). `hog` is the same command.
 loader  clips/s of the training data pipeline (16x4 clips, training transforms, repeated aug).
 model   peak memory and step time of a pretraining step (e.g. ViT-B MAE, 16x224, batch 2).

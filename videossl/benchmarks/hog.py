@@ -1,4 +1,11 @@
-"""HOG target benchmark: fast scatter-free HOG vs the scatter-add reference.
+"""HOG target benchmark: fast HOG (`hog_cells`) vs a HOGLayerC-style scatter-add implementation.
+
+The baseline, `hog_reference`, is PySlowFast's HOGLayerC arithmetic written out: grouped conv2d
+gradients, scatter-add of the magnitudes into a full-resolution [.., nbins, H, W] tensor,
+unfold + sum into cells, L2 normalisation. `hog_cells` uses the same conv2d gradients and adds
+each pixel straight into its (cell, bin) slot with one index_add_. `speedup` is the ratio of
+the median times (reference / fast); `max_abs_diff` compares the two outputs. The default input
+is an 8-bit clip normalised as the loader does (ties at gx = 0 and flat regions included).
 
 Called by tools/benchmark.py as the `hog` subcommand: `add_args(parser)`, `run(args) -> dict`.
 """
@@ -32,6 +39,26 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=int, default=5, help="timed runs (median reported)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed runs first")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--input",
+        choices=("uint8", "randn"),
+        default="uint8",
+        help="uint8: random 8-bit clip with flat blocks, normalised as the loader does; "
+        "randn: standard normal floats",
+    )
+
+
+def make_input(shape: list[int], kind: str, seed: int) -> torch.Tensor:
+    """A float clip of `shape` ([B,C,T,H,W]): normalised 8-bit content or randn floats."""
+    gen = torch.Generator().manual_seed(seed)
+    if kind == "randn":
+        return torch.randn(*shape, generator=gen)
+    from videossl.data.transforms import normalize_batch
+
+    clip = torch.randint(0, 256, shape, generator=gen, dtype=torch.uint8)
+    h, w = shape[-2:]
+    clip[..., : h // 2, : w // 2] = 128  # a flat quarter
+    return normalize_batch(clip, mean=(0.45, 0.45, 0.45), std=(0.225, 0.225, 0.225))
 
 
 def _time(fn: Callable[[], torch.Tensor], device: torch.device, repeats: int, warmup: int):
@@ -51,11 +78,15 @@ def _time(fn: Callable[[], torch.Tensor], device: torch.device, repeats: int, wa
 
 
 def run_device(
-    shape: list[int], device: torch.device, repeats: int, warmup: int, seed: int
+    shape: list[int],
+    device: torch.device,
+    repeats: int,
+    warmup: int,
+    seed: int,
+    kind: str = "uint8",
 ) -> dict:
     """Time both implementations on one device and compare their outputs."""
-    gen = torch.Generator().manual_seed(seed)
-    video = torch.randn(*shape, generator=gen).to(device)
+    video = make_input(shape, kind, seed).to(device)
     with torch.no_grad():
         fast = hog_cells(video)
         ref = hog_reference(video)
@@ -83,8 +114,10 @@ def run(args: argparse.Namespace) -> dict:
     Devices: --devices, else cpu and (when available) cuda.
     """
     devices = args.devices or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
-    out: dict = {"shape": list(args.shape)}
+    out: dict = {"shape": list(args.shape), "input": args.input}
     for d in devices:
-        res = run_device(list(args.shape), torch.device(d), args.repeats, args.warmup, args.seed)
+        res = run_device(
+            list(args.shape), torch.device(d), args.repeats, args.warmup, args.seed, args.input
+        )
         out.update({f"{d}_{k}": v for k, v in res.items() if k not in ("device", "shape")})
     return out

@@ -1,16 +1,32 @@
-"""AVA frame-level mAP, computed as the official ActivityNet AVA evaluation does.
+"""AVA frame-level mAP, float-identical to the official AVA evaluators.
 
-Protocol (per class of the label map):
-  * detections and ground truth are keyed by (video_id, timestamp); excluded keys are dropped
-    from both; rows whose action id is not in the label map are ignored;
-  * per keyframe, at most `capacity` detections are kept (highest scores first over all
-    classes; the official tool keeps 50), and matching runs in descending score order:
-    each detection is compared with the ground-truth box of highest IoU only, and is a true
-    positive when IoU >= threshold and that box is still unmatched (a duplicate is a false
-    positive);
-  * all detections of the class over the dataset are ranked by score; precision/recall over
-    that list give the PASCAL VOC (all-point interpolated) average precision;
-  * a class without ground truth has AP = NaN and is left out of the mean.
+Two protocols, chosen explicitly (`protocol=`, config `AVA.EVAL_PROTOCOL`); they share the
+Pascal evaluation of the TF object-detection code that PySlowFast (`slowfast/utils/
+ava_evaluation`) and ActivityNet (`Evaluation/ava`) both ship, and differ only in how each
+keyframe's rows are read:
+
+  * "pyslowfast" (default; PySlowFast's `ava_eval_helper`, which produced the published AVA
+    numbers of MViTv2/MaskFeat/VideoMAE): rows kept in the order received (file order, or box
+    by box then class by class for in-memory predictions), no per-keyframe cap;
+  * "activitynet" (`get_ava_performance.py`, the AVA challenge script): each keyframe's rows go
+    through a min-heap of (score, action_id, y1, x1, y2, x2) tuples capped at 50 detections
+    (ground truth uncapped; a row replaces the heap minimum only with a strictly higher score),
+    then are stably sorted by descending score from the heap's array order. On ground truth
+    with a person_id column that column is read as the "score" and orders the rows.
+
+The Pascal evaluation (per keyframe, classes 1..max(label map id)):
+  * keys are (video_id, int(timestamp)); excluded keys are dropped from ground truth and
+    detections; rows whose action id is not in the label map are dropped when read;
+  * detections with an invalid box (x1 >= x2 or y1 >= y2) are removed before matching
+    (after the activitynet cap, which they may occupy);
+  * per class, detections are matched in the order held: each takes the ground-truth box of
+    highest IoU (first on ties; IoU = inter/union as np_box_ops, no +1), and is a true
+    positive when IoU >= threshold and that box is not yet matched, else a false positive;
+    duplicate ground-truth rows count as separate instances; no box is difficult or group-of;
+  * per class, scores of all keyframes (concatenated in keyframe order) are ranked with
+    `np.argsort(scores)[::-1]` (numpy's default sort, ties included, as the official code),
+    precision/recall give the VOC all-point interpolated AP;
+  * a class without ground truth has AP = NaN; the mAP is `np.nanmean` over classes.
 
 Boxes are normalised (x1, y1, x2, y2). Files use the official csv row layout
 `video_id,timestamp,x1,y1,x2,y2,action_id[,score or person_id]`.
@@ -19,6 +35,7 @@ Boxes are normalised (x1, y1, x2, y2). Files use the official csv row layout
 from __future__ import annotations
 
 import csv
+import heapq
 import logging
 import math
 import os
@@ -32,6 +49,9 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 Key = tuple[str, int]
+
+PROTOCOLS = ("pyslowfast", "activitynet")
+ACTIVITYNET_CAPACITY = 50  # get_ava_performance.py: read_csv(detections, class_whitelist, 50)
 
 
 @dataclass
@@ -98,14 +118,24 @@ def _parse_int(value: str, path: str, line_no: int, what: str) -> int:
 
 
 def read_csv(
-    path: str, class_ids: set[int] | None = None, *, with_scores: bool, capacity: int = 0
+    path: str,
+    class_ids: set[int] | None = None,
+    *,
+    with_scores: bool,
+    protocol: str = "pyslowfast",
+    capacity: int | None = None,
 ) -> dict[Key, FrameBoxes]:
     """Read ground truth (`with_scores=False`) or detections (8th column = score).
 
-    Rows whose action id is not in `class_ids` are skipped; with `capacity` > 0 only the
-    highest-scoring `capacity` rows of each keyframe are kept. Rows are sorted by score.
+    Rows whose action id is not in `class_ids` are skipped. Row order per keyframe follows
+    `protocol` (module docstring): file order for "pyslowfast"; for "activitynet" the heap +
+    sort of get_ava_performance.py, capped at `capacity` rows (default 50 for detections,
+    none for ground truth).
     """
-    rows: dict[Key, list[tuple[float, int, tuple]]] = defaultdict(list)
+    _check_protocol(protocol, capacity)
+    if capacity is None:
+        capacity = ACTIVITYNET_CAPACITY if protocol == "activitynet" and with_scores else 0
+    out: dict[Key, FrameBoxes] = {}
     with open(path, newline="") as f:
         for line_no, row in enumerate(csv.reader(f), start=1):
             if not row:
@@ -119,22 +149,60 @@ def read_csv(
             try:
                 box = tuple(float(v) for v in row[2:6])
                 label = int(row[6])
-                score = float(row[7]) if with_scores else 1.0
+                score = 1.0
+                # ActivityNet reads an 8th column as the score, also in ground truth
+                if len(row) == 8 and (with_scores or protocol == "activitynet"):
+                    score = float(row[7])
             except ValueError as e:
                 raise ValueError(f"{path}:{line_no}: malformed row {row}: {e}") from None
             if class_ids is not None and label not in class_ids:
                 continue
-            rows[key].append((score, label, box))
-    out: dict[Key, FrameBoxes] = {}
-    for key, entries in rows.items():
-        entries.sort(key=lambda e: -e[0])
-        if capacity > 0:
-            entries = entries[:capacity]
-        frame = FrameBoxes()
-        for score, label, box in entries:
-            frame.add(box, label, score)
-        out[key] = frame
+            out.setdefault(key, FrameBoxes()).add(box, label, score)
+    if protocol == "activitynet":
+        out = {key: activitynet_rows(frame, capacity) for key, frame in out.items()}
     return out
+
+
+def _check_protocol(protocol: str, capacity: int | None) -> None:
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"AVA evaluation protocol {protocol!r}: expected one of {PROTOCOLS}.")
+    if protocol == "pyslowfast" and capacity:
+        raise ValueError(
+            "A per-keyframe detection cap is ActivityNet's get_ava_performance.py rule "
+            "(PySlowFast has none): use protocol 'activitynet' with it."
+        )
+
+
+def activitynet_rows(frame: FrameBoxes, capacity: int = ACTIVITYNET_CAPACITY) -> FrameBoxes:
+    """One keyframe's rows as get_ava_performance.py's read_csv leaves them.
+
+    Rows (in the order received) enter a min-heap of (score, action_id, y1, x1, y2, x2)
+    tuples; with `capacity` > 0 a full heap takes a row only when its score is strictly above
+    the heap minimum, which it replaces. The heap's array is then stably sorted by descending
+    score.
+    """
+    heap: list[tuple] = []
+    for (x1, y1, x2, y2), label, score in zip(frame.boxes, frame.labels, frame.scores):
+        entry = (score, label, y1, x1, y2, x2)
+        if capacity < 1 or len(heap) < capacity:
+            heapq.heappush(heap, entry)
+        elif score > heap[0][0]:
+            heapq.heapreplace(heap, entry)
+    out = FrameBoxes()
+    for score, label, y1, x1, y2, x2 in sorted(heap, key=lambda e: -e[0]):
+        out.add((x1, y1, x2, y2), label, score)
+    return out
+
+
+def apply_protocol(
+    frames: dict[Key, FrameBoxes], protocol: str, capacity: int | None = None
+) -> dict[Key, FrameBoxes]:
+    """In-memory detections as the protocol's csv reader would leave them (see read_csv)."""
+    _check_protocol(protocol, capacity)
+    if protocol == "pyslowfast":
+        return frames
+    cap = ACTIVITYNET_CAPACITY if capacity is None else capacity
+    return {key: activitynet_rows(frame, cap) for key, frame in frames.items()}
 
 
 def write_detections_csv(path: str, detections: dict[Key, FrameBoxes]) -> None:
@@ -152,20 +220,32 @@ def write_detections_csv(path: str, detections: dict[Key, FrameBoxes]) -> None:
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of boxes a [n,4] and b [m,4] (x1,y1,x2,y2), no +1 in areas -> [n,m]."""
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    w = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
-    h = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
-    inter = np.clip(w, 0, None) * np.clip(h, 0, None)
+    """IoU of boxes a [n,4] and b [m,4] (x1,y1,x2,y2), no +1 in areas -> [n,m].
+
+    The same float operations as the official np_box_ops.iou (0/0 gives NaN there too)."""
+    inter_h = np.maximum(
+        0.0, np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+    )
+    inter_w = np.maximum(
+        0.0, np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    )
+    inter = inter_h * inter_w
+    area_a = (a[:, 3] - a[:, 1]) * (a[:, 2] - a[:, 0])
+    area_b = (b[:, 3] - b[:, 1]) * (b[:, 2] - b[:, 0])
     union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return inter / union
+
+
+def valid_boxes(boxes: np.ndarray) -> np.ndarray:
+    """[n] bool: x1 < x2 and y1 < y2 (the official evaluator drops other detections)."""
+    return (boxes[:, 0] < boxes[:, 2]) & (boxes[:, 1] < boxes[:, 3])
 
 
 def match_frame(det: np.ndarray, gt: np.ndarray, iou_threshold: float) -> np.ndarray:
-    """True-positive flags [n] for detections det [n,4] (in descending score order) of one
-    class in one keyframe against gt [m,4]: each detection is tried on its highest-IoU GT box
-    only, which it claims if IoU >= threshold and no earlier detection claimed it."""
+    """True-positive flags [n] for detections det [n,4] of one class in one keyframe, in the
+    order given, against gt [m,4]: each detection is tried on its highest-IoU GT box only
+    (first on ties), which it claims if IoU >= threshold and no earlier detection claimed it."""
     tp = np.zeros(len(det), dtype=bool)
     if len(det) == 0 or len(gt) == 0:
         return tp
@@ -180,17 +260,20 @@ def match_frame(det: np.ndarray, gt: np.ndarray, iou_threshold: float) -> np.nda
 
 
 def voc_average_precision(scores: np.ndarray, tp: np.ndarray, num_gt: int) -> float:
-    """PASCAL VOC all-point AP of detections (scores [n], tp [n] bool) against num_gt boxes."""
+    """PASCAL VOC all-point AP of detections (scores [n], tp [n] bool) against num_gt boxes.
+
+    Ranked by `np.argsort(scores)[::-1]` (default sort kind), as the official metrics.py,
+    so tied scores are ordered the same way."""
     if num_gt == 0:
         return math.nan
     if len(scores) == 0:
         return 0.0
-    order = np.argsort(-scores, kind="stable")
-    tp_sorted = tp[order].astype(np.float64)
+    order = np.argsort(scores)[::-1]
+    tp_sorted = tp[order].astype(int)
     tp_cum = np.cumsum(tp_sorted)
-    fp_cum = np.cumsum(1.0 - tp_sorted)
-    precision = tp_cum / (tp_cum + fp_cum)
-    recall = tp_cum / num_gt
+    fp_cum = np.cumsum(1 - tp_sorted)
+    precision = tp_cum.astype(float) / (tp_cum + fp_cum)
+    recall = tp_cum.astype(float) / num_gt
     recall = np.concatenate([[0.0], recall, [1.0]])
     precision = np.concatenate([[0.0], precision, [0.0]])
     precision = np.maximum.accumulate(precision[::-1])[::-1]
@@ -204,55 +287,52 @@ def frame_map(
     class_ids: set[int],
     excluded: set[Key] = frozenset(),
     iou_threshold: float = 0.5,
-    capacity: int = 0,
 ) -> AVAResult:
-    """Frame-level mAP of `detections` against `groundtruth` over `class_ids` (see module doc)."""
-    num_gt: dict[int, int] = defaultdict(int)
-    scores: dict[int, list[float]] = defaultdict(list)
-    hits: dict[int, list[np.ndarray]] = defaultdict(list)
+    """Frame-level mAP of `detections` against `groundtruth` over `class_ids` (module doc).
+
+    Rows are used in the order held (read them with `read_csv` / `apply_protocol` for the
+    protocol's order and cap); keyframes in the dict order of `detections`."""
+    num_classes = max(class_ids)
+    num_gt = np.zeros(num_classes + 1, dtype=int)
+    gt_arrays: dict[Key, tuple[np.ndarray, np.ndarray]] = {}
     for key, frame in groundtruth.items():
         if key in excluded:
             continue
-        for label in frame.labels:
-            if label in class_ids:
-                num_gt[label] += 1
+        keep = [i for i, lab in enumerate(frame.labels) if lab in class_ids]
+        labels = np.asarray([frame.labels[i] for i in keep], dtype=int)
+        boxes = np.asarray([frame.boxes[i] for i in keep], dtype=float).reshape(-1, 4)
+        gt_arrays[key] = (boxes, labels)
+        np.add.at(num_gt, labels, 1)
+    scores: dict[int, list[np.ndarray]] = defaultdict(list)
+    hits: dict[int, list[np.ndarray]] = defaultdict(list)
+    empty = (np.zeros((0, 4)), np.zeros(0, dtype=int))
     for key, frame in detections.items():
         if key in excluded:
             continue
-        det = _filter(frame, class_ids, capacity)
-        gt = groundtruth.get(key, FrameBoxes())
-        for label in set(det.labels):
-            d_idx = [i for i, lab in enumerate(det.labels) if lab == label]
-            g_boxes = [b for b, lab in zip(gt.boxes, gt.labels) if lab == label]
-            d_boxes = np.asarray([det.boxes[i] for i in d_idx], dtype=np.float64)
-            tp = match_frame(
-                d_boxes, np.asarray(g_boxes, dtype=np.float64).reshape(-1, 4), iou_threshold
-            )
-            scores[label].extend(det.scores[i] for i in d_idx)
+        keep = [i for i, lab in enumerate(frame.labels) if lab in class_ids]
+        boxes = np.asarray([frame.boxes[i] for i in keep], dtype=float).reshape(-1, 4)
+        labels = np.asarray([frame.labels[i] for i in keep], dtype=int)
+        det_scores = np.asarray([frame.scores[i] for i in keep], dtype=float)
+        valid = valid_boxes(boxes)
+        boxes, labels, det_scores = boxes[valid], labels[valid], det_scores[valid]
+        gt_boxes, gt_labels = gt_arrays.get(key, empty)
+        for label in sorted(set(labels.tolist())):
+            sel = labels == label
+            tp = match_frame(boxes[sel], gt_boxes[gt_labels == label], iou_threshold)
+            scores[label].append(det_scores[sel])
             hits[label].append(tp)
     per_class: dict[int, float] = {}
     for label in sorted(class_ids):
-        tp = np.concatenate(hits[label]) if hits[label] else np.zeros(0, dtype=bool)
-        per_class[label] = voc_average_precision(
-            np.asarray(scores[label], dtype=np.float64), tp, num_gt[label]
-        )
-    valid = [ap for ap in per_class.values() if not math.isnan(ap)]
-    mean_ap = float(np.mean(valid)) if valid else math.nan
+        if hits[label]:
+            s, tp = np.concatenate(scores[label]), np.concatenate(hits[label])
+        else:
+            s, tp = np.zeros(0, dtype=float), np.zeros(0, dtype=bool)
+        per_class[label] = voc_average_precision(s, tp, int(num_gt[label]))
+    aps = np.full(num_classes, np.nan)  # indexed by id - 1, as the official evaluator
+    for label, ap in per_class.items():
+        aps[label - 1] = ap
+    mean_ap = float(np.nanmean(aps)) if (~np.isnan(aps)).any() else math.nan
     return AVAResult(mean_ap=mean_ap, per_class=per_class)
-
-
-def _filter(frame: FrameBoxes, class_ids: set[int], capacity: int) -> FrameBoxes:
-    """Rows of the label map's classes, sorted by score (stable), at most `capacity`."""
-    order = sorted(
-        (i for i, lab in enumerate(frame.labels) if lab in class_ids),
-        key=lambda i: -frame.scores[i],
-    )
-    if capacity > 0:
-        order = order[:capacity]
-    out = FrameBoxes()
-    for i in order:
-        out.add(frame.boxes[i], frame.labels[i], frame.scores[i])
-    return out
 
 
 def format_per_class(result: AVAResult, names: dict[int, str]) -> str:

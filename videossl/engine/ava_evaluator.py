@@ -15,6 +15,7 @@ from fvcore.common.config import CfgNode
 from ..distributed import all_gather_object, is_main_process
 from .ava_eval import (
     FrameBoxes,
+    apply_protocol,
     format_per_class,
     frame_map,
     read_csv,
@@ -45,10 +46,14 @@ class AVAEvaluator:
                 f"AVA ground truth {gt_path} not found (AVA.GROUNDTRUTH_FILE in "
                 f"AVA.ANNOTATION_DIR={ava.ANNOTATION_DIR!r})."
             )
-        self.groundtruth = read_csv(gt_path, set(self.label_map), with_scores=False)
+        self.protocol = ava.EVAL_PROTOCOL
+        cap = ava.EVAL_DETECTIONS_PER_FRAME
+        self.capacity = None if cap < 0 else cap  # None: the protocol's own (0 / 50)
+        self.groundtruth = read_csv(
+            gt_path, set(self.label_map), with_scores=False, protocol=self.protocol
+        )
         excl = _resolve(ava.ANNOTATION_DIR, ava.EXCLUSION_FILE)
         self.excluded = read_exclusions(excl) if ava.EXCLUSION_FILE else set()
-        self.capacity = ava.EVAL_DETECTIONS_PER_FRAME
         self.iou_threshold = ava.EVAL_IOU_THRESHOLD
         self.write = ava.WRITE_DETECTIONS
         self.output_dir = cfg.OUTPUT_DIR
@@ -70,7 +75,9 @@ class AVAEvaluator:
             self.boxes[(video_id, int(ts), tuple(round(v, 4) for v in box))] = (box, scores[i])
 
     def detections(self, boxes: dict) -> dict[tuple[str, int], FrameBoxes]:
-        """One detection per (box, evaluated class) with the class's sigmoid score."""
+        """One detection per (box, evaluated class) with the class's sigmoid score, box by box
+        then class by class (PySlowFast's get_ava_eval_data order); boxes sorted by
+        (video_id, timestamp, box)."""
         out: dict[tuple[str, int], FrameBoxes] = {}
         classes = sorted(self.label_map)
         for (video_id, ts, _), (box, scores) in sorted(boxes.items()):
@@ -87,11 +94,10 @@ class AVAEvaluator:
         detections = self.detections(boxes)
         result = frame_map(
             self.groundtruth,
-            detections,
+            apply_protocol(detections, self.protocol, self.capacity),
             set(self.label_map),
             self.excluded,
             iou_threshold=self.iou_threshold,
-            capacity=self.capacity,
         )
         if is_main_process():
             logger.info(

@@ -30,8 +30,13 @@ def add_defaults(cfg: CfgNode) -> None:
     cfg.AVA.EXCLUSION_FILE = "ava_val_excluded_timestamps_v2.2.csv"
     # Action ids run 1..NUM_CLASSES (80 for AVA v2.x).
     cfg.AVA.NUM_CLASSES = 80
-    # Detections kept per keyframe, highest scores first (the official tool keeps 50; 0 = all).
-    cfg.AVA.EVAL_DETECTIONS_PER_FRAME = 50
+    # Frame-mAP protocol: "pyslowfast" (PySlowFast's ava_eval_helper: rows in the order
+    # received, no per-keyframe cap; the published numbers) or "activitynet"
+    # (get_ava_performance.py: top 50 detections per keyframe by a score heap, sorted by score).
+    cfg.AVA.EVAL_PROTOCOL = "pyslowfast"
+    # Per-keyframe detection cap: -1 = the protocol's own (none / 50); > 0 only with
+    # "activitynet" (ActivityNet's heap rule); 0 = no cap.
+    cfg.AVA.EVAL_DETECTIONS_PER_FRAME = -1
     cfg.AVA.EVAL_IOU_THRESHOLD = 0.5
     # Test frames: "resize" squeezes the whole frame to TEST_CROP_SIZE² (every person stays in
     # view); "center_crop" resizes the short side and takes the central square.
