@@ -73,7 +73,10 @@ def _input_shape(cfg: CfgNode) -> tuple[int, int, int]:
 @OBJECTIVES.register("maskfeat")
 def build_maskfeat(cfg: CfgNode) -> nn.Module:
     encoder = build_encoder(cfg)
-    targets = build_targets(cfg)
+    # One target per output token: its patch is the encoder's output stride (MViTv2 pools).
+    shape = _input_shape(cfg)
+    grid = encoder.output_grid(*shape)
+    targets = build_targets(cfg, patch=tuple(s // g for s, g in zip(shape, grid)))
     head = MaskFeatHead(encoder.embed_dim, {name: t.dim for name, (t, _) in targets.items()})
     return MaskFeat(encoder=encoder, head=head, targets=targets, masker=build_masker(cfg))
 

@@ -44,12 +44,17 @@ def target_patch_size(cfg: CfgNode) -> tuple[int, int, int]:
     return int(pt), int(ps), int(ps)
 
 
-def build_targets(cfg: CfgNode) -> dict[str, tuple[nn.Module, float]]:
-    """{name: (target module, loss weight)} from cfg.TARGET.NAMES / WEIGHTS."""
+def build_targets(
+    cfg: CfgNode, patch: tuple[int, int, int] | None = None
+) -> dict[str, tuple[nn.Module, float]]:
+    """{name: (target module, loss weight)} from cfg.TARGET.NAMES / WEIGHTS.
+
+    `patch` (pt, ph, pw): the input extent of one output token (default: the encoder's input
+    patch, `target_patch_size`); MaskFeat on MViTv2 passes its output stride (2x16x16)."""
     names, weights = list(cfg.TARGET.NAMES), list(cfg.TARGET.WEIGHTS)
     if len(names) != len(weights):
         raise ValueError("TARGET.NAMES and TARGET.WEIGHTS must have the same length.")
-    patch = target_patch_size(cfg)
+    patch = target_patch_size(cfg) if patch is None else tuple(int(p) for p in patch)
     out = {}
     for name, weight in zip(names, weights):
         if name not in TARGETS:
