@@ -66,3 +66,27 @@ def test_demo_written_automatically(tmp_path, monkeypatch):
     assert len(ds) == 6 and calls == [str(tmp_path / "demo")]
     build_dataset(cfg, "val")
     assert len(calls) == 1
+
+
+def test_mvit_maskfeat_targets_follow_the_output_stride():
+    """MViTv2 MaskFeat predicts one HOG vector per stride-16 output token (2x16x16 of input):
+    the published PT config builds, and a tiny MViT MaskFeat trains on 4x64x64 clips."""
+    import torch
+
+    from videossl.config import load_config
+    from videossl.models.build import build_model
+
+    cfg = load_config(["configs/kinetics/MVITv2_S_16x4_MaskFeat_PT.yaml"], [])
+    with torch.device("meta"):
+        model = build_model(cfg)
+    ((hog, _),) = model.targets.values()
+    assert hog.patch_size == (2, 16, 16) and hog.dim == 108
+    opts = ["MVIT.PRESET", "custom", "MVIT.EMBED_DIM", "16", "MVIT.DEPTHS", "[1,1,1,1]"]
+    opts += ["DATA.NUM_FRAMES", "4", "DATA.TRAIN_CROP_SIZE", "64", "DATA.TEST_CROP_SIZE", "64"]
+    opts += ["MASK.UNIT", "[2,16,16]"]
+    cfg = load_config(["configs/kinetics/MVITv2_S_16x4_MaskFeat_PT.yaml"], opts)
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    losses = model({"video": torch.randn(2, 3, 4, 64, 64)})
+    assert torch.isfinite(losses["loss_hog"])
+    losses["loss_hog"].backward()
