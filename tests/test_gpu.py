@@ -144,7 +144,7 @@ def test_mvit_attention_with_relative_positions_avoids_the_math_path():
 
 
 def test_uint8_normalised_on_cuda_equals_cpu():
-    from videossl.data.transforms import normalize_batch
+    from videossl.engine.inputs import normalize_clips as normalize_batch
     from videossl.engine.trainer import prepare_batch
 
     video = torch.randint(0, 256, (2, 3, 4, 8, 8), dtype=torch.uint8)

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from videossl.data.transforms import normalize_batch
+from videossl.engine.inputs import normalize_clips as normalize_batch
 from videossl.targets.hog import HOGTarget, gaussian_window_2d, hog_cells, hog_reference
 
 KX = np.array([[1, 0, -1], [2, 0, -2], [1, 0, -1]], dtype=np.float64)

@@ -568,7 +568,7 @@ def section_data_feed(args: argparse.Namespace) -> dict[str, Any]:
     from videossl.data.build import build_dataset, collate
     from videossl.data.loader import make_loader
     from videossl.data.options import transform_from_config
-    from videossl.data.transforms import normalize_batch
+    from videossl.engine.inputs import normalize_clips as normalize_batch
 
     device = _device(args)
     cores = len(os.sched_getaffinity(0))

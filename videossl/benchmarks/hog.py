@@ -53,7 +53,7 @@ def make_input(shape: list[int], kind: str, seed: int) -> torch.Tensor:
     gen = torch.Generator().manual_seed(seed)
     if kind == "randn":
         return torch.randn(*shape, generator=gen)
-    from videossl.data.transforms import normalize_batch
+    from videossl.engine.inputs import normalize_clips as normalize_batch
 
     clip = torch.randint(0, 256, shape, generator=gen, dtype=torch.uint8)
     h, w = shape[-2:]
