@@ -588,7 +588,7 @@ def section_data_feed(args: argparse.Namespace) -> dict[str, Any]:
         if args.dry_run:
             cfg.merge_from_list(_TINY_DATA + ["DATA.SAMPLING_RATE", "2"])
         dataset = build_dataset(cfg, "train")
-        dataset.transform = transform_from_config(cfg, uint8_output=True)
+        dataset.transform = transform_from_config(cfg)  # uint8 clips (the loader contract)
         batch_size = 2 if args.dry_run else 16
         loader = make_loader(
             dataset,
