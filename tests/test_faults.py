@@ -445,3 +445,19 @@ def test_kill_during_save_then_resume_keeps_metrics_and_epoch_means(tmp_path, mo
     assert [r["epoch"] for r in epochs] == [1, 2]
     for got, want in zip(epochs, expected):
         assert got["loss"] == pytest.approx(want["loss"], rel=1e-6)
+
+
+def test_chained_job_may_start_from_an_earlier_jobs_run(tmp_path):
+    """`--cfg pretrain.yaml finetune.yaml`: the fine-tune's TRAIN.CHECKPOINT_FILE_PATH is the
+    pretraining's OUTPUT_DIR, which holds no checkpoint yet when both are checked up front."""
+    from videossl.config import ConfigError, load_config
+    from videossl.config.validate import check_checkpoints
+
+    run = tmp_path / "pretrain"
+    cfg = load_config(
+        [str(REPO / "configs" / "demo" / "finetune.yaml")],
+        ["OUTPUT_DIR", str(tmp_path / "ft"), "TRAIN.CHECKPOINT_FILE_PATH", str(run)],
+    )
+    check_checkpoints(cfg, earlier_runs=(str(run),))
+    with pytest.raises(ConfigError, match="TRAIN.CHECKPOINT_FILE_PATH"):
+        check_checkpoints(cfg, earlier_runs=(str(tmp_path / "other"),))

@@ -144,8 +144,9 @@ def _one_line(message: object) -> str:
     return " ".join(text.split())
 
 
-def load_checked(path: str, opts: list[str]):
-    """Load one config and check it against the machine; every problem is a ConfigError."""
+def load_checked(path: str, opts: list[str], earlier_runs: tuple[str, ...] = ()):
+    """Load one config and check it against the machine; every problem is a ConfigError.
+    `earlier_runs`: OUTPUT_DIRs of the jobs chained before it (may hold its init checkpoint)."""
     from .config.validate import check_environment
 
     try:
@@ -155,7 +156,7 @@ def load_checked(path: str, opts: list[str]):
     except (ValueError, AssertionError, KeyError, TypeError) as e:
         # fvcore's type coercion while merging the YAML: name the file as well as the key.
         raise ConfigError(f"Bad value in config file {path}: {_one_line(e)}") from e
-    check_environment(cfg)
+    check_environment(cfg, earlier_runs)
     return cfg
 
 
@@ -171,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     opts = args.all_opts + _cli_overrides(args)
     try:
-        cfgs = [load_checked(path, opts) for path in args.cfg_files]
+        cfgs = []
+        for path in args.cfg_files:
+            cfgs.append(load_checked(path, opts, tuple(c.OUTPUT_DIR for c in cfgs)))
     except ConfigError as e:
         if args.debug:
             raise

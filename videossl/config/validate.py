@@ -214,20 +214,32 @@ def _has_checkpoint(path: str) -> bool:
     return False
 
 
-def check_checkpoints(cfg: CfgNode) -> None:
+def _will_hold_checkpoint(path: str, earlier_runs: tuple[str, ...]) -> bool:
+    """Whether `path` is (the checkpoints folder of) a run an earlier chained job writes."""
+    target = os.path.abspath(path).rstrip(os.sep)
+    for run in earlier_runs:
+        run = os.path.abspath(run).rstrip(os.sep)
+        if target in (run, os.path.join(run, "checkpoints")):
+            return True
+    return False
+
+
+def check_checkpoints(cfg: CfgNode, earlier_runs: tuple[str, ...] = ()) -> None:
+    """`earlier_runs`: OUTPUT_DIRs of jobs chained before this one (their checkpoints do not
+    exist yet when everything is checked up front)."""
     own = os.path.join(cfg.OUTPUT_DIR, "checkpoints")
     resuming = cfg.TRAIN.AUTO_RESUME and _has_checkpoint(own)
     path = cfg.TRAIN.CHECKPOINT_FILE_PATH
     if cfg.TRAIN.ENABLE and path and not resuming:
         _check(
-            _has_checkpoint(path),
+            _has_checkpoint(path) or _will_hold_checkpoint(path, earlier_runs),
             f"TRAIN.CHECKPOINT_FILE_PATH={path}: no checkpoint there (a file, or a run or "
             "checkpoints folder that holds one).",
         )
     path = cfg.TEST.CHECKPOINT_FILE_PATH
     if cfg.TEST.ENABLE and path:
         _check(
-            _has_checkpoint(path),
+            _has_checkpoint(path) or _will_hold_checkpoint(path, earlier_runs),
             f"TEST.CHECKPOINT_FILE_PATH={path}: no checkpoint there (a file, or a run or "
             "checkpoints folder that holds one).",
         )
@@ -276,9 +288,9 @@ def check_data(cfg: CfgNode) -> None:
             raise ConfigError(str(e)) from None
 
 
-def check_environment(cfg: CfgNode) -> None:
+def check_environment(cfg: CfgNode, earlier_runs: tuple[str, ...] = ()) -> None:
     """Everything about the machine a config needs, checked before any model is built:
     data folder and lists, checkpoint paths, a writable OUTPUT_DIR with room for a checkpoint."""
     check_data(cfg)
-    check_checkpoints(cfg)
+    check_checkpoints(cfg, earlier_runs)
     check_output_dir(cfg)
