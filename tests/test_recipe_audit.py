@@ -89,7 +89,24 @@ def test_maskfeat_pretraining_rate_is_pyslowfast_per_node(variant):
     cfg = _load(f"kinetics/MVITv2_{variant}_16x4_MaskFeat_PT.yaml")
     shards = _clips(cfg) / 32
     assert _rate(cfg, cfg.SOLVER.BASE_LR) == pytest.approx(1e-4 * shards)
+    assert cfg.SOLVER.SCALE_MIN_LR  # COSINE_END_LR x NUM_SHARDS too
     assert _rate(cfg, cfg.SOLVER.MIN_LR) == pytest.approx(1e-6 * shards)
+
+
+@pytest.mark.parametrize(
+    "rel,node_clips",
+    [
+        ("kinetics/MVITv2_S_16x4_MaskFeat_FT.yaml", 32),
+        ("kinetics/MVITv2_L_16x4_MaskFeat_FT.yaml", 16),
+        ("kinetics/MVITv2_S_16x4_scratch.yaml", 32),
+        ("ssv2/MVITv2_S_16x4_FT.yaml", 16),
+        ("kinetics/VIT_H_16x4_MAE_FT.yaml", 16),
+    ],
+)
+def test_pyslowfast_end_rates_scale_with_nodes(rel, node_clips):
+    """BASE_LR_SCALE_NUM_SHARDS: base, warm-up start and end rates x NUM_SHARDS."""
+    cfg = _load(rel)
+    assert cfg.SOLVER.REFERENCE_BATCH == node_clips and cfg.SOLVER.SCALE_MIN_LR
 
 
 def test_maskfeat_l_pretrains_800_epochs():
