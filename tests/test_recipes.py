@@ -1,5 +1,5 @@
 """The published recipes under configs/: every YAML loads and validates, and the key numbers
-match REFERENCE.md §5 and the peers' released configs."""
+match docs/reference.md §5 and the peers' released configs."""
 
 from __future__ import annotations
 

@@ -42,7 +42,7 @@ def add_defaults(cfg: CfgNode) -> None:
     cfg.DATA.MULTI_SCALE_MAX_DISTORT = 1
     # Colour jitter strength s: brightness, contrast, saturation factors in [1-s, 1+s], random
     # order, once per clip (0 = off). PySlowFast's AUG.COLOR_JITTER is not this key: its video
-    # datasets never apply it (docs/reference.md, "Recipes").
+    # datasets never apply it (docs/reference.md §5).
     cfg.DATA.COLOR_JITTER = 0.0
     cfg.DATA.RANDOM_FLIP = True
     # Deprecated, no effect: clips always leave the loader as uint8 and the objective normalises
