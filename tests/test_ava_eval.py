@@ -226,7 +226,10 @@ def test_malformed_rows_name_file_and_line(tmp_path):
 
 def test_label_map_has_60_classes():
     if not LABEL_MAP.is_file():
-        pytest.skip(f"shared label map not found at {LABEL_MAP} (shared/ must sit beside repo)")
+        pytest.skip(
+            f"AVA 60-class label map not found at {LABEL_MAP}: this test reads the project's "
+            "shared data folder, which sits next to the repository checkout (not part of it)"
+        )
     names = read_label_map(str(LABEL_MAP))
     assert len(names) == 60
     assert names[1] == "bend/bow (at the waist)"
