@@ -25,8 +25,18 @@ def frames(n: int, height: int, width: int, seed: int = 0):
 
 
 def encode(
-    path, n=40, *, codec="libx264", fmt=None, size=(64, 96), pix_fmt="yuv420p", gop=10,
-    options=None, pts=None, rate=25, global_header=True,
+    path,
+    n=40,
+    *,
+    codec="libx264",
+    fmt=None,
+    size=(64, 96),
+    pix_fmt="yuv420p",
+    gop=10,
+    options=None,
+    pts=None,
+    rate=25,
+    global_header=True,
 ):
     """Encode ``n`` frames; ``pts``: explicit timestamps (gaps = dropped frames)."""
     c = av.open(str(path), "w", format=fmt)
@@ -81,3 +91,49 @@ def truncated_faststart(path, tmp) -> None:
     c.close()
     data = open(full, "rb").read()
     open(path, "wb").write(data[: len(data) // 2])
+
+
+def cropped(path) -> None:
+    """H.264 whose SPS crops a 224x160 coded frame to 214x160 at x-offset 4: FFmpeg keeps the
+    left crop (218 wide) unless asked for unaligned frames."""
+    encode(path, 30, size=(160, 224), options={"x264-params": "crop-rect=4,0,6,0"})
+
+
+def corrupt_packet(path, packet_no=16) -> int:
+    """H.264 with garbage in the middle of packet ``packet_no`` (a non-keyframe); returns the
+    pts of that packet."""
+    encode(path, 40, gop=12, options={"bf": "0"})
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        packet = [p for p in c.demux(s) if p.size][packet_no]
+        assert not packet.is_keyframe
+        pos, size, pts = packet.pos, packet.size, packet.pts
+    data = bytearray(open(path, "rb").read())
+    rng = np.random.default_rng(3)
+    data[pos + 12 : pos + size] = rng.bytes(size - 12)  # the slice data after its header
+    open(path, "wb").write(bytes(data))
+    return pts
+
+
+def sequential(path, unaligned=True):
+    """A plain PyAV decode of every frame (the definition of frame i) and, for each frame,
+    whether FFmpeg reported an error or flagged it corrupt while it was decoded. Stops at the
+    first unreadable packet, as a sequential decode does."""
+    import av.logging
+
+    if av.logging.get_level() is None:
+        av.logging.set_level(av.logging.PANIC)
+    out, bad = [], []
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        if unaligned:
+            s.codec_context.flags |= av.codec.context.Flags.unaligned
+        try:
+            for packet in c.demux(s):
+                before = av.logging.get_last_error()[0]
+                for f in packet.decode():
+                    out.append(f.to_ndarray(format="rgb24"))
+                    bad.append(f.is_corrupt or av.logging.get_last_error()[0] != before)
+        except av.error.FFmpegError:
+            pass
+    return np.stack(out), np.array(bad)

@@ -91,6 +91,9 @@ def decord_mismatch(path: str, reader, index) -> str:
             f"its picture is {shape[1]}x{shape[0]}, the visible picture {index.size[1]}x"
             f"{index.size[0]}"
         )
+    with PyAVReader(path) as exact:  # once per file: frame 0 must be the same picture
+        if not torch.equal(exact.get_frames([0])[0], torch.from_numpy(reader[0].asnumpy())):
+            return "its first frame differs from a sequential decode (cropping or colour)"
     return ""
 
 
