@@ -3,13 +3,12 @@ import importlib.util
 import os
 
 import av
+import decode_cases as dc
 import numpy as np
 import pytest
 import torch
 
 from videossl.data.decoders import DecodeError, open_video, short_side_size
-
-import decode_cases as dc
 
 
 def write(path, n=20, *, start=0, codec="libx264", gop=None, size=(32, 32)):
