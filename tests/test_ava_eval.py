@@ -235,6 +235,17 @@ def test_label_map_has_60_classes():
     assert 2 not in names  # "carry/hold" is not evaluated
 
 
+def test_label_map_formats_read_as_the_official_reader(tmp_path):
+    full = tmp_path / "ava_action_list_v2.2.pbtxt"  # the 80-class list's layout
+    full.write_text(
+        'label {\n  name: "bend/bow (at the waist)"\n  label_id: 1\n  label_type: PERSON_MOVEMENT'
+        '\n}\nlabel {\n  name: "crawl"\n  label_id: 2\n  label_type: PERSON_MOVEMENT\n}\n'
+    )
+    for path in (str(full), str(LABEL_MAP)):
+        assert sorted(read_label_map(path)) == sorted(ava_official.read_labelmap_ids(path))
+    assert read_label_map(str(full)) == {1: "bend/bow (at the waist)", 2: "crawl"}
+
+
 def test_label_map_errors(tmp_path):
     bad = tmp_path / "map.pbtxt"
     bad.write_text("nothing here")

@@ -69,12 +69,14 @@ class AVAResult:
 
 
 def read_label_map(path: str) -> dict[int, str]:
-    """Action id -> name from an AVA `.pbtxt` label map (`item { name: "..." id: N }`)."""
+    """Action id -> name from an AVA `.pbtxt` label map: `item { name: "..." id: N }` (the
+    *_for_activitynet lists) or `label { name: "..." label_id: N label_type: ... }` (the full
+    ava_action_list_v2.x.pbtxt), both of which the official line-based readers take."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"AVA label map not found: {path}")
     with open(path) as f:
         text = f.read()
-    items = re.findall(r"item\s*\{(.*?)\}", text, flags=re.S)
+    items = re.findall(r"(?:item|label)\s*\{(.*?)\}", text, flags=re.S)
     labels: dict[int, str] = {}
     for item in items:
         name = re.search(r'name:\s*"([^"]*)"', item)
