@@ -1,4 +1,4 @@
-"""MaskFeat HOG target (PySlowFast-compatible definition, REFERENCE §2).
+"""MaskFeat HOG target (PySlowFast-compatible definition, docs/reference.md §2).
 
 Per selected frame and RGB channel: reflect-pad 1, Sobel kx = [[1,0,-1],[2,0,-2],[1,0,-1]] and
 ky = kxᵀ (cross-correlation), magnitude sqrt(gx²+gy²), phase atan2(gx, gy) (this order),
