@@ -19,19 +19,9 @@ import sys
 import yaml
 
 from ..config.load import ConfigError
+from .pyslowfast_config import to_tree
 
 SOURCES = ("pyslowfast", "videomae", "mae_st")
-
-
-def _tree(flat: dict) -> dict:
-    tree: dict = {}
-    for key, value in sorted(flat.items()):
-        node = tree
-        *parents, leaf = key.split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = value
-    return tree
 
 
 def convert(source: str, inputs: list[str], gpus: int | None = None) -> dict:
@@ -44,7 +34,7 @@ def convert(source: str, inputs: list[str], gpus: int | None = None) -> dict:
         return read_config_tree(inputs[0], "pyslowfast")
     from .flags import translate_flags
 
-    return _tree(translate_flags(source, inputs, gpus))
+    return to_tree(dict(sorted(translate_flags(source, inputs, gpus).items())))
 
 
 def render(tree: dict, note: str) -> str:
