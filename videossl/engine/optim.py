@@ -40,9 +40,7 @@ def build_optimizer(
     else:
         kwargs["momentum"] = momentum
     device = next(iter(model.parameters())).device.type
-    # CUDA only: the fused CPU kernel gave non-finite gradient norms at random in spawned
-    # 2-process gloo runs with bf16 autocast (tests/test_launch_equality.py).
-    if fused and name in ("adamw", "adam") and device == "cuda":
+    if fused and name in ("adamw", "adam") and device in ("cuda", "cpu"):
         kwargs["fused"] = True
     return create_optimizer_v2(
         model,
