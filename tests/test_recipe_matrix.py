@@ -168,12 +168,25 @@ def _template(objective: str) -> str:
     raise AssertionError(f"objective {objective!r} has no recipe under configs/: add one")
 
 
-PAIRS = [(e, o) for e, _ in sorted(ENCODERS) for o, _ in sorted(OBJECTIVES)]
+# Compositions the model code does not implement yet (strict: passing them fails this list).
+KNOWN_GAPS = {
+    ("mvit", "mae"): "MViT has no visible-token path (forward_visible) for MAE, and its "
+    "stride-32 output grid is coarser than the 16-px mask units",
+}
+PAIRS = [
+    pytest.param(e, o, marks=pytest.mark.xfail(reason=KNOWN_GAPS[e, o], strict=True))
+    if (e, o) in KNOWN_GAPS
+    else (e, o)
+    for e, _ in sorted(ENCODERS)
+    for o, _ in sorted(OBJECTIVES)
+]
 
 
 def test_pairs_cover_the_registries():
-    assert {e for e, _ in PAIRS} >= {"vit", "mvit"}
-    assert {o for _, o in PAIRS} >= {"maskfeat", "mae", "classification", "ava"}
+    pairs = {p.values if hasattr(p, "values") else p for p in PAIRS}
+    assert {e for e, _ in pairs} >= {"vit", "mvit"}
+    assert {o for _, o in pairs} >= {"maskfeat", "mae", "classification", "ava"}
+    assert len(pairs) == len(list(ENCODERS)) * len(list(OBJECTIVES))
 
 
 @pytest.mark.parametrize("arch,objective", PAIRS)
@@ -182,7 +195,7 @@ def test_every_encoder_objective_pair_trains_a_step(arch, objective, tmp_path, d
     trial = try_recipe(_path(rel), str(tmp_path), ["MODEL.ARCH", arch], data_root=data_root)
     assert trial.exit_code == 0
     assert len(trial.losses) == 1 and math.isfinite(trial.losses[0])
-    records = [r for r in _train_records(trial.output_dir)]
+    records = _train_records(trial.output_dir)
     assert records and all(math.isfinite(r["grad_norm"]) for r in records)
 
 

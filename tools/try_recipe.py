@@ -38,10 +38,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.print_overrides:
-        cfg = load_config([args.cfg])
+        cfg = load_config([args.cfg], args.opts)
         data = os.path.join(args.out, "data", data_kind(cfg))
         run = os.path.join(args.out, "runs", os.path.splitext(os.path.basename(args.cfg))[0])
-        print(shlex.join(shrink_overrides(cfg, data_dir=data, output_dir=run)))
+        print(shlex.join(shrink_overrides(cfg, data_dir=data, output_dir=run) + args.opts))
         return 0
     trial = try_recipe(args.cfg, args.out, args.opts)
     print(f"run folder: {trial.output_dir} (exit code {trial.exit_code})")

@@ -103,9 +103,9 @@ def encoder_overrides(cfg: CfgNode) -> dict[str, Any]:
             stages = len(preset["depths"])
             for name, key in MVIT_STRUCTURE.items():
                 if name in preset:
-                    out[f"MVIT.{key}"] = list(preset[name]) if key.startswith("POOL") else preset[
-                        name
-                    ]
+                    out[f"MVIT.{key}"] = (
+                        list(preset[name]) if key.startswith("POOL") else preset[name]
+                    )
         out["MVIT.DEPTHS"] = [1] * stages  # every stage transition (pooling) is kept
         return out
     raise ValueError(f"MODEL.ARCH={cfg.MODEL.ARCH!r}: no tiny size is known for this encoder.")
