@@ -568,7 +568,7 @@ def section_data_feed(args: argparse.Namespace) -> dict[str, Any]:
     from videossl.data.build import build_dataset, collate
     from videossl.data.loader import make_loader
     from videossl.data.options import transform_from_config
-    from videossl.engine.inputs import normalize_clips as normalize_batch
+    from videossl.models.normalize import Normalize
 
     device = _device(args)
     cores = len(os.sched_getaffinity(0))
@@ -600,12 +600,11 @@ def section_data_feed(args: argparse.Namespace) -> dict[str, Any]:
             seed=0,
             collate_fn=collate,
         )
+        normalize = Normalize(cfg.DATA.MEAN, cfg.DATA.STD).to(device)
         clips, start, first = 0, None, None
         t0 = time.perf_counter()
         for batch in loader:
-            video = normalize_batch(
-                batch["video"].to(device, non_blocking=True), cfg.DATA.MEAN, cfg.DATA.STD
-            )
+            video = normalize(batch["video"].to(device, non_blocking=True))
             if start is None:  # exclude worker start-up
                 first = time.perf_counter() - t0
                 start = time.perf_counter()
@@ -649,7 +648,7 @@ def _tiny_classifier(device):
 
 
 def _tiny_batch(cfg, batch: int, seed: int, device=None) -> dict:
-    """Synthetic normalised clips (and masks, as the loader draws them) for `cfg`'s input."""
+    """Synthetic uint8 clips (and masks, as the loader draws them) for `cfg`'s input."""
     import torch
 
     from videossl.masking import build_masker
@@ -657,7 +656,7 @@ def _tiny_batch(cfg, batch: int, seed: int, device=None) -> dict:
     gen = torch.Generator().manual_seed(seed)
     t, s = cfg.DATA.NUM_FRAMES, cfg.DATA.TRAIN_CROP_SIZE
     out = {
-        "video": torch.randn(batch, 3, t, s, s, generator=gen),
+        "video": torch.randint(0, 256, (batch, 3, t, s, s), generator=gen, dtype=torch.uint8),
         "label": torch.randint(0, cfg.MODEL.NUM_CLASSES, (batch,), generator=gen),
     }
     if cfg.MODEL.OBJECTIVE in ("mae", "maskfeat"):

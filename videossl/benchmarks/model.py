@@ -151,7 +151,7 @@ def run_config(args: argparse.Namespace) -> dict[str, Any]:
     opt = build_optimizer(model, lr=1e-4, weight_decay=0.05, fused=cfg.SOLVER.FUSED)
     T, S, B = cfg.DATA.NUM_FRAMES, cfg.DATA.TRAIN_CROP_SIZE, cfg.TRAIN.BATCH_SIZE
     batch = {
-        "video": torch.randn(B, 3, T, S, S, device=device),
+        "video": torch.randint(0, 256, (B, 3, T, S, S), dtype=torch.uint8, device=device),
         "label": torch.randint(0, cfg.MODEL.NUM_CLASSES, (B,), device=device),
     }
     try:

@@ -20,7 +20,6 @@ from ..models.build import build_model, log_model_report
 from .evaluate import run_evaluation
 from .evaluators import EVALUATORS
 from .guard import LossGuard
-from .inputs import ensure_normalised_inputs
 from .optim import build_optimizer, build_scheduler, scaled_lr
 from .trainer import Trainer, TrainOptions, steps_per_epoch
 
@@ -252,7 +251,6 @@ def run_job(cfg: CfgNode) -> dict[str, Any]:
     if cfg.TRAIN.COMPILE:
         model.encoder.compile()
     model = model.to(device)
-    ensure_normalised_inputs(model, cfg.DATA.MEAN, cfg.DATA.STD)  # interim: see engine/inputs.py
     results: dict[str, Any] = {}
     if cfg.TRAIN.ENABLE:
         results["train"] = train(cfg, model, device)

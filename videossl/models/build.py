@@ -13,6 +13,7 @@ from ..masking import build_masker, draw_running_cell_masks
 from ..targets import build_targets
 from .decoder import MAEDecoder
 from .heads import ClassificationHead, MaskFeatHead
+from .normalize import Normalize
 from .objectives import MAE, Classifier, MaskFeat
 from .registry import ENCODERS, OBJECTIVES
 
@@ -26,6 +27,11 @@ def build_encoder(cfg: CfgNode) -> nn.Module:
             f"choose one of {sorted(k for k, _ in ENCODERS)}."
         )
     return ENCODERS.get(cfg.MODEL.ARCH)(cfg)
+
+
+def build_normalize(cfg: CfgNode) -> Normalize:
+    """The objective's clip normalisation, from DATA.MEAN / DATA.STD (their one definition)."""
+    return Normalize(cfg.DATA.MEAN, cfg.DATA.STD)
 
 
 def build_model(cfg: CfgNode) -> nn.Module:
@@ -75,7 +81,13 @@ def build_maskfeat(cfg: CfgNode) -> nn.Module:
     encoder = build_encoder(cfg)
     targets = build_targets(cfg, patch_size=encoder.patch_size)
     head = MaskFeatHead(encoder.embed_dim, {name: t.dim for name, (t, _) in targets.items()})
-    return MaskFeat(encoder=encoder, head=head, targets=targets, masker=build_masker(cfg))
+    return MaskFeat(
+        encoder=encoder,
+        head=head,
+        targets=targets,
+        masker=build_masker(cfg),
+        normalize=build_normalize(cfg),
+    )
 
 
 @OBJECTIVES.register("mae")
@@ -107,6 +119,7 @@ def build_mae(cfg: CfgNode) -> nn.Module:
         decoder=decoder,
         target=target,
         masker=build_masker(cfg),
+        normalize=build_normalize(cfg),
         decoder_masker=decoder_masker,
     )
 
@@ -153,7 +166,13 @@ def build_classifier(cfg: CfgNode) -> nn.Module:
         init_scale=cfg.MODEL.HEAD_INIT_SCALE,
     )
     criterion, mixup = build_criterion_and_mixup(cfg)
-    return Classifier(encoder=encoder, head=head, criterion=criterion, mixup=mixup)
+    return Classifier(
+        encoder=encoder,
+        head=head,
+        criterion=criterion,
+        normalize=build_normalize(cfg),
+        mixup=mixup,
+    )
 
 
 # Objectives defined in their own modules register themselves on import.
