@@ -171,7 +171,7 @@ def test_mae_objective_running_cell_loss_is_videomae_v2_loss():
     model = build_model(load_config([], opts)).eval()
     grid = (2, 4, 4)
     decode = torch.stack([running_cell_mask(grid, 0.5, offset=o).flatten() for o in (1, 2)])
-    model.decoder_masker = lambda mask, g: decode
+    model.decoder_masker = lambda mask, grid, seeds: decode
     g = torch.Generator().manual_seed(0)
     video = torch.randint(0, 256, (2, 3, 4, 64, 64), generator=g, dtype=torch.uint8)
     mask = torch.zeros(2, 1, 4, 4, dtype=torch.bool)

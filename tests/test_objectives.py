@@ -3,7 +3,7 @@ import torch
 
 from videossl.config import load_config
 from videossl.models.build import build_model
-from videossl.models.objectives import _prefixed, _unit_to_grid
+from videossl.models.objectives import _prefixed
 from videossl.targets import PixelTarget, denormalize_videomae_patches, unpatchify
 
 TINY = ["VIT.PRESET", "custom", "VIT.EMBED_DIM", "32", "VIT.DEPTH", "2", "VIT.NUM_HEADS", "2"]
@@ -130,7 +130,43 @@ def test_group_matcher_is_prefixed_for_layer_decay():
     ]
 
 
-def test_unit_grid_upsampling():
-    mask = torch.tensor([[[[True, False]]]])  # [1,1,1,2]
-    up = _unit_to_grid(mask, (2, 2, 4))
-    assert up.shape == (1, 2, 2, 4) and up[0, :, :, :2].all() and not up[0, :, :, 2:].any()
+@pytest.mark.parametrize("objective", ["maskfeat", "mae"])
+def test_objective_draws_the_loader_masks_from_the_clip_seeds(objective):
+    """MASK.IN_LOADER moves the draw, not its result: both come from the clip's seed."""
+    from videossl.data.build import MaskingCollate
+
+    opts = ["MODEL.OBJECTIVE", objective, "MASK.UNIT", "[2, 16, 16]", "MASK.RATIO", "0.5"]
+    if objective == "mae":
+        opts += ["MASK.TYPE", "tube", "TARGET.NAMES", "['pixel']"]
+        opts += ["MASK.DECODER_TYPE", "running_cell", "MASK.DECODER_RATIO", "0.5"]
+    model = build_model(_cfg(*opts)).eval()
+    video, seeds = _video(), torch.tensor([11, 12])
+    in_loader = MaskingCollate(model.masker)(
+        [{"video": v, "seed": s} for v, s in zip(video, seeds)]
+    )
+    assert in_loader["mask"].shape == (2, 2, 2, 2) and in_loader["mask"].any()
+    with torch.no_grad():
+        expected = model(in_loader)
+        torch.manual_seed(123)  # the global RNG plays no part
+        drawn = model({"video": video, "seed": seeds})
+        other = model({"video": video, "seed": torch.tensor([13, 14])})
+    assert drawn.keys() == expected.keys()
+    for k in expected:
+        torch.testing.assert_close(drawn[k], expected[k], atol=0, rtol=0)
+    assert any(not torch.equal(other[k], expected[k]) for k in expected)
+
+
+def test_running_cell_phase_comes_from_the_clip_seed():
+    from videossl.models.build import running_cell_decode_mask
+
+    mask = torch.zeros(4, 32, dtype=torch.bool)
+    torch.manual_seed(0)
+    a = running_cell_decode_mask(mask, (2, 4, 4), [1, 2, 3, 4], ratio=0.5)
+    torch.manual_seed(1)
+    b = running_cell_decode_mask(mask, (2, 4, 4), [1, 2, 3, 4], ratio=0.5)
+    assert torch.equal(a, b) and a.shape == (4, 32) and a.sum() == 4 * 16
+    phases = {
+        tuple(running_cell_decode_mask(mask[:1], (2, 4, 4), [s], ratio=0.5)[0].tolist())
+        for s in range(20)
+    }
+    assert len(phases) == 4  # every phase is reachable

@@ -15,7 +15,6 @@ from ..data.build import MaskingCollate, build_dataset, collate
 from ..data.loader import make_loader
 from ..distributed import get_local_rank, get_rank, get_world_size, is_main_process
 from ..logs import MetricWriter, setup_logging
-from ..masking import build_masker
 from ..models.build import build_model, log_model_report
 from .evaluate import run_evaluation
 from .evaluators import EVALUATORS
@@ -41,10 +40,10 @@ def per_rank_batch(total: int, key: str) -> int:
     return total // world
 
 
-def _loader(cfg: CfgNode, dataset, *, train: bool, batch: int):
-    collate_fn = collate
-    if train and cfg.MASK.IN_LOADER and cfg.MODEL.OBJECTIVE in ("maskfeat", "mae"):
-        collate_fn = MaskingCollate(build_masker(cfg))
+def _loader(cfg: CfgNode, dataset, *, train: bool, batch: int, masker=None):
+    """The loader of `dataset`; with a `masker` (the objective's, under MASK.IN_LOADER) the
+    workers draw the masks."""
+    collate_fn = collate if masker is None else MaskingCollate(masker)
     return make_loader(
         dataset,
         batch_size=batch,
@@ -78,7 +77,9 @@ def _end_lr(cfg: CfgNode, rate: float, clips: int) -> float:
 def train(cfg: CfgNode, model: torch.nn.Module, device: torch.device) -> dict[str, float]:
     batch = per_rank_batch(cfg.TRAIN.BATCH_SIZE, "TRAIN.BATCH_SIZE")
     dataset = build_dataset(cfg, "train")
-    loader = _loader(cfg, dataset, train=True, batch=batch)
+    # An objective that masks owns its masker; MASK.IN_LOADER moves its draws to the workers.
+    masker = getattr(model, "masker", None) if cfg.MASK.IN_LOADER else None
+    loader = _loader(cfg, dataset, train=True, batch=batch, masker=masker)
     resuming = cfg.TRAIN.AUTO_RESUME and ckpt.newest_complete(ckpt.checkpoint_dir(cfg.OUTPUT_DIR))
     if cfg.TRAIN.CHECKPOINT_FILE_PATH and not resuming:
         load_initial_weights(cfg, model)

@@ -9,7 +9,7 @@ import torch
 from fvcore.common.config import CfgNode
 from torch import nn
 
-from ..masking import build_masker, draw_running_cell_masks
+from ..masking import DECODE_STREAM, build_masker, clip_generators, draw_running_cell_masks
 from ..targets import build_targets
 from .decoder import MAEDecoder
 from .heads import ClassificationHead, MaskFeatHead
@@ -125,7 +125,7 @@ def build_mae(cfg: CfgNode) -> nn.Module:
 
 
 def running_cell_decode_mask(
-    mask: torch.Tensor, grid: tuple[int, int, int], *, ratio: float
+    mask: torch.Tensor, grid: tuple[int, int, int], seeds: list[int], *, ratio: float
 ) -> torch.Tensor:
     """VideoMAE v2 decoder masking: [B,N] bool, True = the decoder predicts this token.
 
@@ -133,8 +133,11 @@ def running_cell_decode_mask(
     4 phases at random per sample), whatever the encoder mask: N x (1 - int(4*ratio)/4)
     tokens, some of them visible to the encoder. Those are decoded too (a mask token each)
     but carry no loss (`MAE.forward` weights the loss by `mask` at the decoded positions).
+    Each clip's phase comes from its own generator, seeded from its sample seed (`seeds`).
     """
-    return draw_running_cell_masks(mask.shape[0], grid, ratio, device=mask.device).flatten(1)
+    gens = clip_generators(seeds, DECODE_STREAM)
+    masks = [draw_running_cell_masks(1, grid, ratio, generator=g) for g in gens]
+    return torch.cat(masks).flatten(1).to(mask.device)
 
 
 def build_criterion_and_mixup(cfg: CfgNode):

@@ -21,6 +21,7 @@ from torch.utils.checkpoint import checkpoint
 from .mvit_attention import Grid, MultiScaleBlock
 from .mvit_presets import mvit_preset
 from .registry import ENCODERS
+from .vit import check_token_mask
 
 logger = logging.getLogger(__name__)
 
@@ -93,10 +94,10 @@ class _ConvStem(nn.Module):
 class MViT(nn.Module):
     """MViTv2 encoder: `forward(x [B,3,T,H,W], mask=None) -> [B, P+N, C]` after the final norm.
 
-    `mask` (bool [B,t,h,w], True = masked, any grid dividing `input_grid`) is nearest-upsampled to
-    the stem grid and masked tokens are replaced by the learned `mask_token` (needs
-    `mask_token=True`). `num_frames`/`img_size` fix the relative-position table sizes (and the
-    absolute position embedding); other input sizes interpolate them.
+    `mask` (bool [B,N] over the N tokens of `input_grid`, the stem grid; True = masked): masked
+    tokens are replaced by the learned `mask_token` (needs `mask_token=True`).
+    `num_frames`/`img_size` fix the relative-position table sizes (and the absolute position
+    embedding); other input sizes interpolate them.
     """
 
     def __init__(
@@ -227,20 +228,13 @@ class MViT(nn.Module):
         if self.mask_token is None:
             raise ValueError(
                 "a mask was given but this MViT has no mask token; build it with "
-                "mask_token=True (MODEL.OBJECTIVE 'maskfeat')"
+                "mask_token=True (the MaskFeat objective builder does)"
             )
-        if mask.ndim != 4 or any(g % m for g, m in zip(grid, mask.shape[1:])):
-            raise ValueError(
-                f"mask of shape {tuple(mask.shape)} must be [B,t,h,w] with (t,h,w) dividing "
-                f"the stem grid {tuple(grid)}"
-            )
-        for dim, (g, m) in enumerate(zip(grid, mask.shape[1:]), start=1):
-            mask = mask.repeat_interleave(g // m, dim=dim)
-        m = mask.reshape(mask.shape[0], -1, 1).to(torch.bool)
+        m = check_token_mask(mask, grid).unsqueeze(-1)
         return torch.where(m, self.mask_token.to(x.dtype), x)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """x [B,3,T,H,W] (mask bool [B,t,h,w] or None) -> tokens [B, P+N, embed_dim]."""
+        """x [B,3,T,H,W] (mask bool [B,N] over `input_grid`, or None) -> [B, P+N, embed_dim]."""
         x = self.patch_embed(x)  # [B, C, t, h, w]
         grid: Grid = tuple(x.shape[2:])
         x = x.flatten(2).transpose(1, 2)  # [B, N, C]

@@ -13,11 +13,12 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ..masking import upsample_mask
+from ..masking import batch_seeds, mask_to_grid
 from ..targets.losses import masked_mse
 from .normalize import Normalize
 
-# (batch_size, input_shape (T, H, W), *, device) -> bool mask [B, t, h, w] on the unit grid.
+# videossl.masking.Masker: draw(seeds, input_shape (T, H, W), *, device) -> bool [B,t,h,w]
+# on the mask-unit grid (True = masked).
 Masker = Callable[..., torch.Tensor]
 
 
@@ -65,15 +66,27 @@ class _EncoderObjective(nn.Module):
         return {k: _prefixed(v, r"encoder\.") for k, v in inner.items()}
 
 
-def _unit_to_grid(mask: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
-    """Upsample a unit-grid mask [B,t,h,w] to `grid`, which it must divide evenly."""
-    factor = tuple(g // m for g, m in zip(grid, mask.shape[1:]))
-    if any(g % m for g, m in zip(grid, mask.shape[1:])):
-        raise ValueError(f"Mask grid {tuple(mask.shape[1:])} does not divide token grid {grid}.")
-    return upsample_mask(mask, factor) if factor != (1, 1, 1) else mask
+class _MaskingObjective(_EncoderObjective):
+    """An objective that owns a masker (`self.masker`, which the job also hands to the loader
+    for MASK.IN_LOADER) and the mask's conversion to each grid it needs."""
+
+    masker: Masker
+
+    def unit_mask(self, batch: dict, video: torch.Tensor) -> torch.Tensor:
+        """The batch's mask (drawn in the loader) or one drawn now from the clips' seeds: bool
+        [B,t,h,w] on the mask-unit grid, on the clip's device."""
+        mask = batch.get("mask")
+        if mask is None:
+            seeds = batch_seeds(batch, video.shape[0])
+            mask = self.masker.draw(seeds, tuple(video.shape[2:]))
+        return mask.to(video.device)
+
+    def token_mask(self, mask: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
+        """A unit-grid mask [B,t,h,w] as bool [B,N] over the tokens of `grid`."""
+        return mask_to_grid(mask, grid).flatten(1)
 
 
-class MaskFeat(_EncoderObjective):
+class MaskFeat(_MaskingObjective):
     """Mask cubes, substitute a mask token, predict each target on the masked tokens."""
 
     def __init__(
@@ -96,13 +109,12 @@ class MaskFeat(_EncoderObjective):
         video = batch["video"]  # uint8 [B,3,T,H,W]
         clip = self.normalize(video)
         shape = tuple(video.shape[2:])
-        mask = batch.get("mask")
-        if mask is None:
-            mask = self.masker(video.shape[0], shape, device=video.device)
-        tokens = self.encoder(clip, mask=mask)[:, self.encoder.num_prefix_tokens :]
+        mask = self.unit_mask(batch, video)
+        # the mask token goes in at the encoder's input grid, the loss is on its output grid
+        in_mask = self.token_mask(mask, self.encoder.input_grid(*shape))
+        tokens = self.encoder(clip, mask=in_mask)[:, self.encoder.num_prefix_tokens :]
         preds = self.head(tokens)  # {name: [B,N,D]}
-        grid = self.encoder.output_grid(*shape)
-        token_mask = _unit_to_grid(mask, grid).flatten(1)  # [B,N]
+        token_mask = self.token_mask(mask, self.encoder.output_grid(*shape))  # [B,N]
         losses = {}
         for name, (target_fn, weight) in self.targets.items():
             with torch.no_grad():
@@ -111,7 +123,7 @@ class MaskFeat(_EncoderObjective):
         return losses
 
 
-class MAE(_EncoderObjective):
+class MAE(_MaskingObjective):
     """Drop most tokens, encode the visible ones, decode, predict normalised pixels."""
 
     def __init__(
@@ -130,21 +142,18 @@ class MAE(_EncoderObjective):
         self.decoder = decoder
         self.target = target
         self.masker = masker
-        self.decoder_masker = decoder_masker  # (mask [B,N], grid) -> decode_mask [B,N]
+        self.decoder_masker = decoder_masker  # (mask [B,N], grid, seeds) -> decode_mask [B,N]
 
     def forward(self, batch: dict) -> dict[str, torch.Tensor]:
         video = batch["video"]  # uint8 [B,3,T,H,W]
         clip = self.normalize(video)
         shape = tuple(video.shape[2:])
-        grid = self.encoder.output_grid(*shape)
-        mask = batch.get("mask")
-        if mask is None:
-            mask = self.masker(video.shape[0], shape, device=video.device)
-        mask = _unit_to_grid(mask, grid).flatten(1)  # [B,N]
+        grid = self.encoder.output_grid(*shape)  # = its input grid: a ViT
+        mask = self.token_mask(self.unit_mask(batch, video), grid)  # [B,N]
         latent = self.encoder.forward_visible(clip, mask)[:, self.encoder.num_prefix_tokens :]
         decode_mask = mask
         if self.decoder_masker is not None:
-            decode_mask = self.decoder_masker(mask, grid)
+            decode_mask = self.decoder_masker(mask, grid, batch_seeds(batch, video.shape[0]))
         pred = self.decoder(latent, mask, decode_mask)  # [B,N_dec,D]
         target = self.target_for(video, clip)[decode_mask].reshape(pred.shape)
         per_token = ((pred.float() - target) ** 2).mean(-1)  # [B, N_dec]
@@ -167,8 +176,7 @@ class MAE(_EncoderObjective):
         """
         shape = tuple(video.shape[2:])
         grid = self.encoder.output_grid(*shape)
-        mask = self.masker(video.shape[0], shape, device=video.device)
-        mask = _unit_to_grid(mask, grid).flatten(1)
+        mask = self.token_mask(self.unit_mask({}, video), grid)  # seeds from the global RNG
         clip = self.normalize(video)
         latent = self.encoder.forward_visible(clip, mask)[:, self.encoder.num_prefix_tokens :]
         pred = self.decoder(latent, mask, mask)  # [B,N_mask,D]

@@ -42,23 +42,15 @@ class PatchEmbed3D(nn.Module):
         return F.linear(x, self.proj.weight.flatten(1), self.proj.bias).flatten(1, 3)
 
 
-def upsample_to_grid(mask: Tensor, grid: Sequence[int]) -> Tensor:
-    """Nearest-upsample a bool mask [B,t,h,w] whose grid evenly divides `grid` -> [B,N]."""
-    if mask.dim() == 2:
-        if mask.shape[1] != math.prod(grid):
-            raise ValueError(
-                f"mask has {mask.shape[1]} tokens, the token grid {tuple(grid)} "
-                f"has {math.prod(grid)}"
-            )
-        return mask
-    if mask.dim() != 4 or any(g % m for g, m in zip(grid, mask.shape[1:])):
+def check_token_mask(mask: Tensor, grid: Sequence[int]) -> Tensor:
+    """The encoders' one mask form: bool [B,N] over the N tokens of the input grid, in (t,h,w)
+    row-major order (the objective converts the masker's mask with `masking.mask_to_grid`)."""
+    if mask.dim() != 2 or mask.shape[1] != math.prod(grid):
         raise ValueError(
-            f"mask of shape {tuple(mask.shape)} must be [B,t,h,w] with t,h,w "
-            f"dividing the token grid {tuple(grid)}, or [B,N]"
+            f"mask of shape {tuple(mask.shape)} must be [B,N] over the {math.prod(grid)} tokens "
+            f"of the input grid {tuple(grid)} (see videossl.masking.mask_to_grid)"
         )
-    for dim, (g, m) in enumerate(zip(grid, mask.shape[1:]), start=1):
-        mask = mask.repeat_interleave(g // m, dim=dim)
-    return mask.flatten(1)
+    return mask.to(torch.bool)
 
 
 class VisionTransformer3D(nn.Module):
@@ -197,7 +189,7 @@ class VisionTransformer3D(nn.Module):
         if mask is not None:
             if self.mask_token is None:
                 raise ValueError("forward(x, mask) needs an encoder built with use_mask_token=True")
-            m = upsample_to_grid(mask, grid).unsqueeze(-1)
+            m = check_token_mask(mask, grid).unsqueeze(-1)
             x = torch.where(m, self.mask_token.to(x.dtype), x)
         _, pos = self.pos_embed_for(grid)
         return x + pos.to(x.dtype), grid
@@ -222,15 +214,16 @@ class VisionTransformer3D(nn.Module):
         return self.norm(x)
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
-        """x [B,3,T,H,W], mask bool [B,t,h,w] (True = masked) or None -> [B, P+N, C]."""
+        """x [B,3,T,H,W], mask bool [B,N] over `input_grid` (True = masked) or None ->
+        [B, P+N, C]; masked tokens are replaced by the mask token."""
         x, _ = self._embed(x, mask)
         return self._blocks(self._prepend_prefix(x))
 
     def forward_visible(self, x: Tensor, mask: Tensor) -> Tensor:
-        """MAE mode: run on visible tokens only. mask bool [B,N] or [B,t,h,w] (True = masked),
-        same number of visible tokens per sample -> [B, P+N_vis, C] in token order."""
+        """MAE mode: run on visible tokens only. mask bool [B,N] over `input_grid` (True =
+        masked), same number of visible tokens per sample -> [B, P+N_vis, C] in token order."""
         x, grid = self._embed(x, None)
-        m = upsample_to_grid(mask, grid)
+        m = check_token_mask(mask, grid)
         visible = (~m).sum(1)
         if bool((visible != visible[0]).any()):
             raise ValueError(
