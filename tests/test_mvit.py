@@ -119,18 +119,20 @@ def test_other_input_size_interpolates_positions():
     assert torch.isfinite(out).all()
 
 
-def _cfg(objective, preset="S"):
+def _cfg(preset="S"):
     cfg = get_defaults()
     cfg.MODEL.ARCH = "mvit"
-    cfg.MODEL.OBJECTIVE = objective
     cfg.MVIT.PRESET = preset
     return cfg
 
 
 def test_builder_maskfeat_variant_keeps_stride_16():
     with torch.device("meta"):
-        supervised = ENCODERS.get("mvit")(_cfg("classification", "S_MASKFEAT"))
-        maskfeat = build_mvit(_cfg("maskfeat", "S_MASKFEAT"))
+        supervised = ENCODERS.get("mvit")(_cfg("S_MASKFEAT"))
+        maskfeat = build_mvit(_cfg("S_MASKFEAT"), mask_token=True, pool_last_stage=False)
+        no_norm = build_mvit(_cfg("S_MASKFEAT"), final_norm=False)
+    assert isinstance(no_norm.norm, torch.nn.Identity)
+    assert not isinstance(supervised.norm, torch.nn.Identity)
     assert supervised.mask_token is None and maskfeat.mask_token is not None
     assert supervised.output_grid(16, 224, 224) == (8, 7, 7)
     assert maskfeat.output_grid(16, 224, 224) == (8, 14, 14)
@@ -138,10 +140,10 @@ def test_builder_maskfeat_variant_keeps_stride_16():
 
 
 def test_builder_custom_reads_mvit_fields():
-    cfg = _cfg("maskfeat", "custom")
+    cfg = _cfg("custom")
     cfg.MVIT.EMBED_DIM, cfg.MVIT.DEPTHS, cfg.MVIT.CLS_TOKEN = 16, [1, 2], False
     cfg.DATA.NUM_FRAMES, cfg.DATA.TRAIN_CROP_SIZE = 4, 32
-    model = build_mvit(cfg)
+    model = build_mvit(cfg, mask_token=True, pool_last_stage=False)
     out = model(torch.randn(1, 3, 4, 32, 32), torch.ones(1, 2 * 8 * 8, dtype=torch.bool))
     assert out.shape == (1, 2 * 8 * 8, 32)  # no Q pooling in the last (second) stage
 

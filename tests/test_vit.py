@@ -140,13 +140,13 @@ def test_build_vit_from_config():
     cfg.VIT.PRESET = "custom"
     cfg.VIT.EMBED_DIM, cfg.VIT.DEPTH, cfg.VIT.NUM_HEADS, cfg.VIT.PATCH_SIZE = 32, 1, 2, 8
     cfg.DATA.NUM_FRAMES, cfg.DATA.TRAIN_CROP_SIZE = 4, 32
-    cfg.MODEL.OBJECTIVE = "maskfeat"
     cfg.MODEL.ACT_CHECKPOINT = True
-    m = ENCODERS.get("vit")(cfg)
+    cfg.MODEL.OBJECTIVE = "classification"  # ignored: the switches are keyword arguments
+    m = ENCODERS.get("vit")(cfg, mask_token=True)
     assert m.mask_token is not None and m.grad_checkpointing and len(m.blocks) == 1
     assert not isinstance(m.norm, torch.nn.Identity)
-    cfg.MODEL.OBJECTIVE, cfg.MODEL.POOL, cfg.MODEL.FC_NORM = "classification", "mean", True
-    assert isinstance(ENCODERS.get("vit")(cfg).norm, torch.nn.Identity)
+    assert ENCODERS.get("vit")(cfg).mask_token is None
+    assert isinstance(ENCODERS.get("vit")(cfg, final_norm=False).norm, torch.nn.Identity)
     cfg.VIT.PRESET = "X"
     with pytest.raises(ValueError, match="VIT.PRESET"):
         ENCODERS.get("vit")(cfg)

@@ -30,7 +30,7 @@ from videossl.features import (
     per_clip_array,
     save_features,
 )
-from videossl.models.build import build_encoder
+from videossl.models.build import build_model
 from videossl.models.normalize import Normalize
 from videossl.pretrained import FORMATS, load_pretrained
 
@@ -54,7 +54,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def run(args: argparse.Namespace) -> dict[str, str]:
     cfg = load_config([args.cfg], args.opts)
     device = torch.device(args.device)
-    encoder = build_encoder(cfg)
+    encoder = build_model(cfg).encoder  # with the switches its objective gives it
     path = ckpt.resolve(args.checkpoint)
     report = load_pretrained(encoder, path, fmt=args.format, target_prefix="")
     if not report.loaded:

@@ -20,13 +20,21 @@ from .registry import ENCODERS, OBJECTIVES
 logger = logging.getLogger(__name__)
 
 
-def build_encoder(cfg: CfgNode) -> nn.Module:
+def build_encoder(
+    cfg: CfgNode, *, mask_token: bool = False, final_norm: bool = True, pool_last_stage: bool = True
+) -> nn.Module:
+    """The MODEL.ARCH encoder with the switches its objective needs (the objective builders pass
+    them; no encoder reads the objective's name): `mask_token` (MaskFeat substitutes masked
+    tokens), `final_norm` (False: the head normalises pooled features instead) and
+    `pool_last_stage` (False: keep the last stage's resolution, MaskFeat's dense output)."""
     if cfg.MODEL.ARCH not in ENCODERS:
         raise KeyError(
             f"MODEL.ARCH='{cfg.MODEL.ARCH}' is not a known encoder family; "
             f"choose one of {sorted(k for k, _ in ENCODERS)}."
         )
-    return ENCODERS.get(cfg.MODEL.ARCH)(cfg)
+    return ENCODERS.get(cfg.MODEL.ARCH)(
+        cfg, mask_token=mask_token, final_norm=final_norm, pool_last_stage=pool_last_stage
+    )
 
 
 def build_normalize(cfg: CfgNode) -> Normalize:
@@ -53,7 +61,7 @@ def log_model_report(cfg: CfgNode, model: nn.Module) -> None:
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6
     try:
         with torch.device("meta"):
-            encoder = build_encoder(cfg)
+            encoder = build_model(cfg).encoder  # with the objective's switches
         gflops = f"{count_gflops(encoder, (1, 3, T, H, W), device='meta'):.1f}"
     except Exception as e:  # fvcore cannot trace some ops on meta (e.g. padded Conv3d)
         logger.debug("FLOP count failed: %s", e)
@@ -78,7 +86,7 @@ def _input_shape(cfg: CfgNode) -> tuple[int, int, int]:
 
 @OBJECTIVES.register("maskfeat")
 def build_maskfeat(cfg: CfgNode) -> nn.Module:
-    encoder = build_encoder(cfg)
+    encoder = build_encoder(cfg, mask_token=True, pool_last_stage=False)
     targets = build_targets(cfg, patch_size=encoder.patch_size)
     head = MaskFeatHead(encoder.embed_dim, {name: t.dim for name, (t, _) in targets.items()})
     return MaskFeat(
@@ -158,7 +166,10 @@ def build_criterion_and_mixup(cfg: CfgNode):
 
 @OBJECTIVES.register("classification")
 def build_classifier(cfg: CfgNode) -> nn.Module:
-    encoder = build_encoder(cfg)
+    # VideoMAE/MAE ViT fine-tuning: mean pooling + fc_norm replaces the encoder's final norm.
+    # The MViT recipes (PySlowFast lineage) keep theirs, which their checkpoints carry.
+    pooled_fc_norm = cfg.MODEL.POOL == "mean" and cfg.MODEL.FC_NORM and cfg.MODEL.ARCH == "vit"
+    encoder = build_encoder(cfg, final_norm=not pooled_fc_norm)
     head = ClassificationHead(
         encoder.embed_dim,
         cfg.MODEL.NUM_CLASSES,

@@ -124,6 +124,7 @@ class MViT(nn.Module):
         residual_pooling: bool = True,
         dim_mul_in_att: bool = True,
         mask_token: bool = False,
+        final_norm: bool = True,
         drop_path_rate: float = 0.0,
         zero_decay_pos_cls: bool = False,
         act_checkpoint: bool = False,
@@ -177,7 +178,7 @@ class MViT(nn.Module):
             for i, p in enumerate(plan)
         )
         self.embed_dim = plan[-1]["dim_out"] if plan else embed_dim
-        self.norm = norm_layer(self.embed_dim)
+        self.norm = norm_layer(self.embed_dim) if final_norm else nn.Identity()
         stride = list(patch_stride)
         for sq in self._q_strides:
             stride = [a * b for a, b in zip(stride, sq)]
@@ -275,8 +276,11 @@ class MViT(nn.Module):
         self.grad_checkpointing = enable
 
 
-def mvit_kwargs_from_cfg(cfg: Any) -> dict[str, Any]:
-    """Keyword arguments of `MViT` from a config (MVIT.*, MODEL.*, DATA.*)."""
+def mvit_kwargs_from_cfg(
+    cfg: Any, *, mask_token: bool = False, final_norm: bool = True, pool_last_stage: bool = True
+) -> dict[str, Any]:
+    """Keyword arguments of `MViT` from a config (MVIT.*, MODEL.*, DATA.*) and the switches the
+    objective builder passes (MaskFeat: `mask_token=True, pool_last_stage=False`)."""
     if cfg.MVIT.PRESET.lower() == "custom":
         m = cfg.MVIT
         kwargs: dict[str, Any] = dict(
@@ -294,12 +298,12 @@ def mvit_kwargs_from_cfg(cfg: Any) -> dict[str, Any]:
         )
     else:
         kwargs = mvit_preset(cfg.MVIT.PRESET)
-    maskfeat = cfg.MODEL.OBJECTIVE == "maskfeat"
     kwargs.update(
         num_frames=cfg.DATA.NUM_FRAMES,
         img_size=cfg.DATA.TRAIN_CROP_SIZE,
-        mask_token=maskfeat,
-        pool_last_stage=not maskfeat,
+        mask_token=mask_token,
+        final_norm=final_norm,
+        pool_last_stage=pool_last_stage,
         drop_path_rate=cfg.MODEL.DROP_PATH,
         act_checkpoint=cfg.MODEL.ACT_CHECKPOINT,
         zero_decay_pos_cls=cfg.MVIT.ZERO_DECAY_POS_CLS,
@@ -308,13 +312,14 @@ def mvit_kwargs_from_cfg(cfg: Any) -> dict[str, Any]:
 
 
 @ENCODERS.register("mvit")
-def build_mvit(cfg: Any) -> MViT:
+def build_mvit(cfg: Any, **switches: bool) -> MViT:
     """Build the MViTv2 encoder named by MVIT.PRESET (or the MVIT.* fields for "custom").
 
-    With MODEL.OBJECTIVE "maskfeat" the encoder gets a mask token and keeps stride 16 in the
-    last stage (8x14x14 output for 16x224 clips), as PySlowFast's MaskFeat MViT.
+    The MaskFeat objective builder passes `mask_token=True, pool_last_stage=False`: a mask token
+    and stride 16 kept in the last stage (8x14x14 output for 16x224 clips), as PySlowFast's
+    MaskFeat MViT.
     """
-    kwargs = mvit_kwargs_from_cfg(cfg)
+    kwargs = mvit_kwargs_from_cfg(cfg, **switches)
     model = MViT(**kwargs)
     logger.info(
         "MViTv2 %s: output %d channels, grid %s for %dx%d clips",

@@ -281,8 +281,12 @@ def vit_h(**kwargs: Any) -> VisionTransformer3D:
     return _preset("H", **kwargs)
 
 
-def vit_kwargs_from_cfg(cfg: Any) -> dict[str, Any]:
-    """Constructor keyword arguments from cfg.VIT, cfg.MODEL and cfg.DATA."""
+def vit_kwargs_from_cfg(
+    cfg: Any, *, mask_token: bool = False, final_norm: bool = True, pool_last_stage: bool = True
+) -> dict[str, Any]:
+    """Constructor keyword arguments from cfg.VIT, cfg.MODEL and cfg.DATA, and the switches the
+    objective builder passes (`mask_token`, `final_norm`; a ViT has no pooling stage, so its
+    output is dense whatever `pool_last_stage` says)."""
     v = cfg.VIT
     if v.PRESET == "custom":
         size = dict(embed_dim=v.EMBED_DIM, depth=v.DEPTH, num_heads=v.NUM_HEADS)
@@ -290,10 +294,6 @@ def vit_kwargs_from_cfg(cfg: Any) -> dict[str, Any]:
         size = dict(PRESETS[v.PRESET])
     else:
         raise ValueError(f"VIT.PRESET={v.PRESET!r}: use one of {sorted(PRESETS)} or 'custom'")
-    # Mean pooling + fc_norm (VideoMAE/MAE fine-tuning) drops the encoder's final norm.
-    pooled_fc_norm = (
-        cfg.MODEL.OBJECTIVE == "classification" and cfg.MODEL.POOL == "mean" and cfg.MODEL.FC_NORM
-    )
     return dict(
         **size,
         img_size=cfg.DATA.TRAIN_CROP_SIZE,
@@ -306,14 +306,15 @@ def vit_kwargs_from_cfg(cfg: Any) -> dict[str, Any]:
         cls_token=v.CLS_TOKEN,
         drop_path_rate=cfg.MODEL.DROP_PATH,
         layer_scale_init=v.LAYER_SCALE_INIT,
-        use_mask_token=cfg.MODEL.OBJECTIVE == "maskfeat",
-        final_norm=not pooled_fc_norm,
+        use_mask_token=mask_token,
+        final_norm=final_norm,
     )
 
 
 @ENCODERS.register("vit")
-def build_vit(cfg: Any) -> VisionTransformer3D:
-    """Build the ViT encoder from cfg.VIT.*, MODEL.DROP_PATH/ACT_CHECKPOINT, DATA sizes."""
-    model = VisionTransformer3D(**vit_kwargs_from_cfg(cfg))
+def build_vit(cfg: Any, **switches: bool) -> VisionTransformer3D:
+    """Build the ViT encoder from cfg.VIT.*, MODEL.DROP_PATH/ACT_CHECKPOINT, DATA sizes and the
+    objective's switches (see `vit_kwargs_from_cfg`)."""
+    model = VisionTransformer3D(**vit_kwargs_from_cfg(cfg, **switches))
     model.set_grad_checkpointing(cfg.MODEL.ACT_CHECKPOINT)
     return model
