@@ -46,7 +46,8 @@ def evaluate(model, dataset, cfg):
 def test_registered_and_loss(toy_cfg):
     torch.manual_seed(0)
     model = OBJECTIVES.get("ava")(toy_cfg)
-    assert model.evaluator == "AVAEvaluator"
+    assert OBJECTIVES.spec("ava")["evaluator"] == "AVAEvaluator"  # the registry names it
+    assert not hasattr(model, "evaluator")
     assert OBJECTIVES.get("ava") is ava_objective.build_ava
     train = build_ava_dataset(toy_cfg, "train")
     batch = train.collate_fn([train[0], train[1]])

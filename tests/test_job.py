@@ -1,4 +1,4 @@
-"""engine/job.py: a whole training job from a config (periodic evaluation)."""
+"""videossl/job.py: a whole training job from a config (periodic evaluation)."""
 
 from pathlib import Path
 
@@ -46,3 +46,35 @@ def test_eval_period_evaluates_after_each_epoch(demo_root, tmp_path):
     acc = EventAccumulator(str(out / "tensorboard"))
     acc.Reload()
     assert [e.step for e in acc.Scalars("val/top1")] == [r["iter"] for r in evals]
+
+
+def test_the_objective_registry_entry_names_the_evaluator(tmp_path):
+    from videossl.config import load_config
+    from videossl.engine.ava_evaluator import AVAEvaluator
+    from videossl.engine.evaluators import ClassificationEvaluator
+    from videossl.job import build_evaluator
+    from videossl.models.build import objective_evaluator
+    from videossl.models.registry import OBJECTIVES
+
+    cfg = load_config([], ["OUTPUT_DIR", str(tmp_path), "TEST.ENSEMBLE_METHOD", "max"])
+    evaluator = build_evaluator(cfg, dataset=None, tag="val")
+    assert isinstance(evaluator, ClassificationEvaluator)
+    assert (evaluator.ensemble, evaluator.tag, evaluator.output_dir) == (
+        "max",
+        "val",
+        str(tmp_path),
+    )
+    names = {name: OBJECTIVES.spec(name).get("evaluator") for name, _ in OBJECTIVES}
+    assert names == {
+        "classification": "ClassificationEvaluator",
+        "linear_probe": "ClassificationEvaluator",
+        "ava": "AVAEvaluator",
+        "maskfeat": None,
+        "mae": None,
+    }
+    assert AVAEvaluator.from_config(cfg, None, "test")["cfg"] is cfg
+    cfg.defrost()
+    cfg.MODEL.OBJECTIVE = "maskfeat"
+    assert objective_evaluator(cfg) is None
+    with pytest.raises(ValueError, match="no evaluator"):
+        build_evaluator(cfg, dataset=None, tag="test")

@@ -20,9 +20,6 @@ from .roi_head import AVARoIHead
 class AVADetector(_EncoderObjective):
     """Per-box multi-label action classification on given person boxes."""
 
-    # the engine builds this evaluator (videossl/engine/ava_evaluator.py) for it
-    evaluator = "AVAEvaluator"
-
     def __init__(self, *, encoder: nn.Module, head: AVARoIHead, normalize: nn.Module) -> None:
         super().__init__()
         self.normalize = normalize
@@ -47,10 +44,9 @@ class AVADetector(_EncoderObjective):
         return {"scores": logits.sigmoid(), "logits": logits}
 
 
-@OBJECTIVES.register("ava")
+@OBJECTIVES.register("ava", evaluator="AVAEvaluator")  # engine/ava_evaluator.py
 def build_ava(cfg: CfgNode) -> nn.Module:
     """AVA detector on the configured encoder (MODEL.ARCH), head options from AVA.*."""
-    from ..engine import ava_evaluator  # noqa: F401  (registers AVAEvaluator)
     from .build import build_encoder, build_normalize
 
     encoder = build_encoder(cfg)

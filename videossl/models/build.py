@@ -44,12 +44,23 @@ def build_normalize(cfg: CfgNode) -> Normalize:
 
 def build_model(cfg: CfgNode) -> nn.Module:
     """The objective named by MODEL.OBJECTIVE, with its encoder, head/decoder and targets."""
+    return OBJECTIVES.get(_objective(cfg))(cfg)
+
+
+def _objective(cfg: CfgNode) -> str:
+    """MODEL.OBJECTIVE, checked against the registry."""
     if cfg.MODEL.OBJECTIVE not in OBJECTIVES:
         raise KeyError(
             f"MODEL.OBJECTIVE='{cfg.MODEL.OBJECTIVE}' is unknown; "
             f"choose one of {sorted(k for k, _ in OBJECTIVES)}."
         )
-    return OBJECTIVES.get(cfg.MODEL.OBJECTIVE)(cfg)
+    return cfg.MODEL.OBJECTIVE
+
+
+def objective_evaluator(cfg: CfgNode) -> str | None:
+    """The engine evaluator (an EVALUATORS name) that MODEL.OBJECTIVE's registry entry names;
+    None for objectives without predictions (pretraining)."""
+    return OBJECTIVES.spec(_objective(cfg)).get("evaluator")
 
 
 def log_model_report(cfg: CfgNode, model: nn.Module) -> None:
@@ -84,7 +95,7 @@ def _input_shape(cfg: CfgNode) -> tuple[int, int, int]:
     return cfg.DATA.NUM_FRAMES, size, size
 
 
-@OBJECTIVES.register("maskfeat")
+@OBJECTIVES.register("maskfeat", evaluator=None)
 def build_maskfeat(cfg: CfgNode) -> nn.Module:
     encoder = build_encoder(cfg, mask_token=True, pool_last_stage=False)
     targets = build_targets(cfg, patch_size=encoder.patch_size)
@@ -98,7 +109,7 @@ def build_maskfeat(cfg: CfgNode) -> nn.Module:
     )
 
 
-@OBJECTIVES.register("mae")
+@OBJECTIVES.register("mae", evaluator=None)
 def build_mae(cfg: CfgNode) -> nn.Module:
     encoder = build_encoder(cfg)
     targets = build_targets(cfg, patch_size=encoder.patch_size)
@@ -164,7 +175,7 @@ def build_criterion_and_mixup(cfg: CfgNode):
     return nn.CrossEntropyLoss(label_smoothing=cfg.MODEL.LABEL_SMOOTHING), None
 
 
-@OBJECTIVES.register("classification")
+@OBJECTIVES.register("classification", evaluator="ClassificationEvaluator")
 def build_classifier(cfg: CfgNode) -> nn.Module:
     # VideoMAE/MAE ViT fine-tuning: mean pooling + fc_norm replaces the encoder's final norm.
     # The MViT recipes (PySlowFast lineage) keep theirs, which their checkpoints carry.

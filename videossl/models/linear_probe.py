@@ -90,7 +90,7 @@ class LinearProbe(nn.Module):
         return {"head": r"^head"}
 
 
-@OBJECTIVES.register("linear_probe")
+@OBJECTIVES.register("linear_probe", evaluator="ClassificationEvaluator")
 def build_linear_probe(cfg: CfgNode) -> LinearProbe:
     """Encoder from MODEL.ARCH and its family node; MODEL.NUM_CLASSES, MODEL.POOL,
     MODEL.LABEL_SMOOTHING. Pretrained weights come from TRAIN.CHECKPOINT_FILE_PATH."""
