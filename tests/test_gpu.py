@@ -45,7 +45,7 @@ def _batch(cfg, n=2, seed=0):
     gen = torch.Generator().manual_seed(seed)
     t, s = cfg.DATA.NUM_FRAMES, cfg.DATA.TRAIN_CROP_SIZE
     batch = {
-        "video": torch.randn(n, 3, t, s, s, generator=gen),
+        "video": torch.randint(0, 256, (n, 3, t, s, s), generator=gen, dtype=torch.uint8),
         "label": torch.randint(0, cfg.MODEL.NUM_CLASSES, (n,), generator=gen),
     }
     if cfg.MODEL.OBJECTIVE in ("mae", "maskfeat"):
