@@ -8,7 +8,6 @@ INSTALL_REQUIRES = [
     "av>=12",
     "timm>=1.0",
     "fvcore>=0.1.5.post20221221",
-    "iopath",
     "numpy",
     "submitit>=1.5",
     "tensorboard",
@@ -32,5 +31,6 @@ setup(
     packages=find_packages(include=["videossl", "videossl.*"]),
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS,
+    entry_points={"console_scripts": ["videossl=videossl.entry:main"]},
     license="Apache-2.0",
 )

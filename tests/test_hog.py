@@ -9,7 +9,13 @@ import torch
 import torch.nn.functional as F
 
 from videossl.models.normalize import Normalize
-from videossl.targets.hog import HOGTarget, gaussian_window_2d, hog_cells, hog_reference
+from videossl.targets.hog import (
+    HOGTarget,
+    gaussian_window_2d,
+    hog_cells,
+    hog_reference,
+    sobel_gradients,
+)
 
 KX = np.array([[1, 0, -1], [2, 0, -2], [1, 0, -1]], dtype=np.float64)
 KY = KX.T
@@ -294,3 +300,23 @@ def test_hoglayerc_parity_decoded_video_with_flat_regions(tmp_path):
     leftover = (raw.sum(dim=2) < 1e-4) & (raw.sum(dim=2) > 0)
     assert leftover.any()
     assert torch.allclose(hoglayerc_hist(frames).norm(dim=2)[leftover], torch.tensor(1.0))
+
+
+@pytest.mark.parametrize("size", [(48, 64), (224, 224), (40, 56), (32, 200)])
+def test_channels_last_gradients_bit_identical_to_grouped_conv(size):
+    # the fast path's CPU conv runs on channels-last memory; HOGLayerC's NCHW grouped conv is
+    # the reference, bit for bit (vector tails of several widths, 8-bit ties, random floats)
+    h, w = size
+    clips = [_quantised_clip(3, t=2, h=h, w=w), torch.randn(1, 3, 2, h, w)]
+    wx = torch.tensor([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]]).view(1, 1, 3, 3).repeat(3, 1, 1, 1)
+    for video in clips:
+        frames = video[:, :, ::2].transpose(1, 2).flatten(0, 1).contiguous()
+        x = F.pad(frames, (1, 1, 1, 1), mode="reflect")
+        want = (F.conv2d(x, wx, groups=3), F.conv2d(x, wx.transpose(2, 3), groups=3))
+        got = sobel_gradients(frames, channels_last=True)
+        assert got[0].is_contiguous(memory_format=torch.channels_last)
+        assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
+
+
+def test_hoglayerc_parity_8bit_full_size():
+    _assert_matches_hoglayerc(_quantised_clip(4, t=2, h=224, w=224))

@@ -160,3 +160,106 @@ def test_test_view_crops_along_long_side():
         assert view.shape == (3, 2, 8, 8) and view.dtype == torch.uint8
         means.append(round(float(view.float().mean())))
     assert means == [50, 150, 250]
+
+
+def videomae_multi_scale_boxes(width, height, size, scales, max_distort=1):
+    """Every (left, top, w, h) VideoMAE's GroupMultiScaleCrop (fix_crop, more_fix_crop) can
+    return, written from its rule: candidate sides int(short * scale) snapped to the input size
+    within 3 px, (w, h) pairs whose scale indices differ by <= max_distort, and 13 fixed offsets
+    on a grid of quarter steps of the free space."""
+    base = min(width, height)
+    cands = []
+    for s in scales:
+        side = int(base * s)
+        cands.append(size if abs(side - size) < 3 else side)
+    boxes = set()
+    for hi, h in enumerate(cands):
+        for wi, w in enumerate(cands):
+            if abs(hi - wi) > max_distort:
+                continue
+            ws, hs = (width - w) // 4, (height - h) // 4
+            offsets = {(0, 0), (4 * ws, 0), (0, 4 * hs), (4 * ws, 4 * hs), (2 * ws, 2 * hs)}
+            offsets |= {(0, 2 * hs), (4 * ws, 2 * hs), (2 * ws, 4 * hs), (2 * ws, 0)}
+            offsets |= {(ws, hs), (3 * ws, hs), (ws, 3 * hs), (3 * ws, 3 * hs)}
+            boxes |= {(x, y, w, h) for x, y in offsets}
+    return boxes
+
+
+@pytest.mark.parametrize("width,height,size", [(320, 240, 224), (340, 256, 224), (64, 48, 32)])
+def test_multi_scale_crop_follows_videomae_rule(width, height, size):
+    from videossl.data.transforms import multi_scale_crop_params
+
+    scales = (1, 0.875, 0.75, 0.66)
+    expected = videomae_multi_scale_boxes(width, height, size, scales)
+    seen = set()
+    g = gen(0)
+    for _ in range(3000):
+        top, left, h, w = multi_scale_crop_params(height, width, size, scales, g)
+        seen.add((left, top, w, h))
+    assert seen == expected
+
+
+def test_multi_scale_crop_hand_computed_320x240():
+    """Short side 240: sides 240, 210, 180, 158 (none within 3 px of 224); with max distort 1
+    there are 10 (w, h) pairs; for 240x240 the step is (320-240)//4 = 20 px wide, 0 high."""
+    from videossl.data.transforms import multi_scale_crop_params
+
+    g = gen(1)
+    sizes, lefts = set(), set()
+    for _ in range(2000):
+        top, left, h, w = multi_scale_crop_params(240, 320, 224, (1, 0.875, 0.75, 0.66), g)
+        sizes.add((w, h))
+        if (w, h) == (240, 240):
+            assert top == 0
+            lefts.add(left)
+    assert sizes == {
+        (240, 240), (210, 240), (240, 210), (210, 210), (180, 210),
+        (210, 180), (180, 180), (158, 180), (180, 158), (158, 158),
+    }  # fmt: skip
+    assert lefts == {0, 20, 40, 60, 80}
+
+
+def test_multi_scale_crop_in_train_transform_uses_the_box():
+    """The pipeline crops the drawn box and resizes it to the crop size, on uint8, with no flip
+    when flip is off (VideoMAE pretraining)."""
+    from torchvision.transforms.v2 import functional as F
+
+    from videossl.data.transforms import multi_scale_crop_params, to_planar, to_video
+
+    frames = torch.randint(0, 256, (2, 48, 64, 3), dtype=torch.uint8, generator=gen(3))
+    tf = TrainTransform(crop_size=32, multi_scale_crop=(1, 0.875, 0.75, 0.66), flip=False)
+    for seed in range(5):
+        out = tf(frames, gen(seed))
+        box = multi_scale_crop_params(48, 64, 32, (1, 0.875, 0.75, 0.66), gen(seed))
+        want = to_planar(F.resized_crop(to_video(frames), *box, [32, 32], antialias=True))
+        assert out.dtype == torch.uint8 and torch.equal(out, want)
+
+
+def test_color_jitter_params_and_grey_frame_by_hand():
+    from videossl.data.transforms import color_jitter, color_jitter_params
+
+    ops = color_jitter_params(0.4, gen(0))
+    assert sorted(name for name, _ in ops) == ["brightness", "contrast", "saturation"]
+    assert all(0.6 <= f <= 1.4 for _, f in ops)
+    orders = {tuple(n for n, _ in color_jitter_params(0.4, gen(s))) for s in range(60)}
+    assert len(orders) == 6  # every order occurs
+    # A flat grey clip: brightness scales it; contrast and saturation keep it (within the
+    # 1-level rounding of torchvision's uint8 grey conversion).
+    grey = torch.full((2, 3, 4, 4), 100, dtype=torch.uint8)
+    out = color_jitter(grey, [("brightness", 1.2)])
+    assert out.dtype == torch.uint8 and torch.all(out == 120)
+    out = color_jitter(grey, [("contrast", 1.3), ("saturation", 0.7)])
+    assert torch.all((out.int() - 100).abs() <= 1)
+    # Saturation 0 turns a colour pixel into its grey level (0.2989 R + 0.587 G + 0.114 B).
+    px = torch.tensor([200, 100, 50], dtype=torch.uint8).view(1, 3, 1, 1)
+    grey_level = int(0.2989 * 200 + 0.587 * 100 + 0.114 * 50)
+    assert torch.all((color_jitter(px, [("saturation", 0.0)]) - grey_level).abs() <= 1)
+
+
+def test_color_jitter_in_train_transform_is_seeded_and_off_at_zero():
+    frames = torch.randint(0, 256, (2, 24, 32, 3), dtype=torch.uint8, generator=gen(4))
+    plain = TrainTransform(crop_size=16, flip=False)
+    jitter = TrainTransform(crop_size=16, flip=False, color_jitter=0.4)
+    assert torch.equal(jitter(frames, gen(2)), jitter(frames, gen(2)))
+    assert not torch.equal(jitter(frames, gen(2)), plain(frames, gen(2)))
+    assert pickle.loads(pickle.dumps(jitter)).color_jitter == 0.4

@@ -126,8 +126,8 @@ def _published(fn):
     "fn,params", [(vit_s, 22.1e6), (vit_b, 86.7e6), (vit_l, 304.5e6), (vit_h, 632.4e6)]
 )
 def test_preset_params_match_reference(fn, params):
-    # REFERENCE §1 counts MAE-ST's separable learned position embeddings (196 + 8 rows) and a
-    # 400-way head with fc_norm; VideoMAE's fixed sin-cos table is not a parameter.
+    # docs/reference.md §1 counts MAE-ST's separable learned position embeddings (196 + 8
+    # rows) and a 400-way head with fc_norm; VideoMAE's fixed sin-cos table is not a parameter.
     assert abs(_published(fn) - params) < 0.1e6
     with torch.device("meta"):
         sincos = fn()

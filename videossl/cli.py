@@ -19,7 +19,7 @@ Re-running the same command resumes from the newest checkpoint in OUTPUT_DIR.
 
 EPILOG = """examples:
   python tools/run_net.py --cfg configs/demo/pretrain_maskfeat.yaml configs/demo/finetune.yaml
-  python tools/run_net.py --cfg configs/kinetics/MVITv2_S_16x4_maskfeat_pt.yaml \\
+  python tools/run_net.py --cfg configs/kinetics/MVITv2_S_16x4_MaskFeat_PT.yaml \\
       DATA.PATH_TO_DATA_DIR /data/k400 NUM_GPUS 8 OUTPUT_DIR runs/pt
   torchrun --nproc_per_node 8 tools/run_net.py --cfg CFG.yaml      (env:// rendezvous)
   python tools/run_net.py --cfg CFG.yaml --init-method tcp://node0:9999 \\

@@ -1,10 +1,12 @@
 """HOG target benchmark: fast HOG (`hog_cells`) vs a HOGLayerC-style scatter-add implementation.
 
 The baseline, `hog_reference`, is PySlowFast's HOGLayerC arithmetic written out: grouped conv2d
-gradients, scatter-add of the magnitudes into a full-resolution [.., nbins, H, W] tensor,
-unfold + sum into cells, L2 normalisation. `hog_cells` uses the same conv2d gradients and adds
-each pixel straight into its (cell, bin) slot with one index_add_. `speedup` is the ratio of
-the median times (reference / fast); `max_abs_diff` compares the two outputs. The default input
+gradients (NCHW, as HOGLayerC), scatter-add of the magnitudes into a full-resolution
+[.., nbins, H, W] tensor, unfold + sum into cells, L2 normalisation. `hog_cells` runs the same
+conv2d on channels-last memory on CPU (bit-identical gradients, most of the gain) and adds each
+pixel straight into its (cell, channel, bin) slot with one scatter_add_. The two are timed
+alternately; `speedup` is the ratio of the median times (reference / fast); `max_abs_diff`
+compares the two outputs. The default input
 is an 8-bit clip normalised as the loader does (ties at gx = 0 and flat regions included).
 
 Called by tools/benchmark.py as the `hog` subcommand: `add_args(parser)`, `run(args) -> dict`.
@@ -63,20 +65,29 @@ def make_input(shape: list[int], kind: str, seed: int) -> torch.Tensor:
     return Normalize(data.MEAN, data.STD)(clip)
 
 
-def _time(fn: Callable[[], torch.Tensor], device: torch.device, repeats: int, warmup: int):
-    """Median wall-clock milliseconds of fn() over `repeats` runs."""
+def _time_pair(
+    fns: tuple[Callable[[], torch.Tensor], Callable[[], torch.Tensor]],
+    device: torch.device,
+    repeats: int,
+    warmup: int,
+) -> tuple[float, float]:
+    """Median wall-clock milliseconds of each of two functions, run alternately (fast,
+    reference, fast, ...) so that a shared machine's changing load hits both alike."""
     for _ in range(warmup):
-        fn()
-    times = []
+        for fn in fns:
+            fn()
+    times: tuple[list, list] = ([], [])
     for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        times.append((time.perf_counter() - start) * 1000.0)
-    return sorted(times)[len(times) // 2]
+        for fn, out in zip(fns, times):
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            start = time.perf_counter()
+            fn()
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            out.append((time.perf_counter() - start) * 1000.0)
+    fast, ref = (sorted(t)[len(t) // 2] for t in times)
+    return fast, ref
 
 
 def run_device(
@@ -93,8 +104,9 @@ def run_device(
         fast = hog_cells(video)
         ref = hog_reference(video)
         diff = (fast - ref).abs()
-        ms_fast = _time(lambda: hog_cells(video), device, repeats, warmup)
-        ms_ref = _time(lambda: hog_reference(video), device, repeats, warmup)
+        ms_fast, ms_ref = _time_pair(
+            (lambda: hog_cells(video), lambda: hog_reference(video)), device, repeats, warmup
+        )
     result = {
         "device": str(device),
         "shape": list(shape),

@@ -60,6 +60,8 @@ RANGES = {
     "DATA.NUM_REPEATED_SAMPLES": (1, True),
     "DATA.DECODER_THREADS": (0, True),
     "DATA.DECODE_SHORT_SIDE": (0, True),
+    "DATA.MULTI_SCALE_MAX_DISTORT": (0, True),
+    "DATA.COLOR_JITTER": (0.0, True),
     "MODEL.NUM_CLASSES": (1, True),
     "MODEL.DROP_PATH": (0.0, True),
     "MODEL.DROPOUT": (0.0, True),
@@ -88,6 +90,12 @@ def check_ranges(cfg: CfgNode) -> None:
         ok = value >= low if inclusive else value > low
         relation = ">=" if inclusive else ">"
         _check(ok, f"{key}={value} must be {relation} {low}.")
+    for scale in cfg.DATA.MULTI_SCALE_CROP:
+        _check(
+            0.0 < float(scale) <= 1.0,
+            f"DATA.MULTI_SCALE_CROP={list(cfg.DATA.MULTI_SCALE_CROP)}: every scale must be in "
+            "(0, 1] (fractions of the short side, e.g. [1.0, 0.875, 0.75, 0.66]).",
+        )
     _check(cfg.TRAIN.EMA < 1.0, f"TRAIN.EMA={cfg.TRAIN.EMA} must be < 1 (a decay rate).")
     if cfg.TRAIN.ENABLE:
         _check(

@@ -1,15 +1,16 @@
 """Video decoders behind one interface: PyAV (default), decord (optional), frame folders.
 
-``open_video(path, backend=...)`` returns a reader with ``num_frames`` (an estimate until the
-end of the stream has been seen, then exact), ``fps`` and ``get_frames(indices) -> uint8
-[T,H,W,3]``. Frame ``i`` is the ``i``-th frame of a full sequential decode. Indices past the
-real end of the video repeat the last frame (padding for short videos and for containers that
-over-report their frame count).
+``open_video(path, backend=...)`` returns a reader with ``num_frames``, ``fps`` and
+``get_frames(indices) -> uint8 [T,H,W,3]``. Frame ``i`` is the ``i``-th frame of a full
+sequential decode, exactly (the codec's visible picture, never rescaled unless
+``short_side`` asks), or the reader raises ``DecodeError(path, reason)``: video readers check
+every frame against a packet index of the file (``frame_index``), see docs/decoding.md.
+``num_frames`` comes from that index (one frame per non-empty packet); should a decode reach
+the end earlier, it drops to the real count. Indices past the end repeat the last frame.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from collections.abc import Sequence
@@ -17,208 +18,20 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from .pyav_reader import PyAVReader, load_index
+from .reader_base import DecodeError, VideoReader, short_side_size
+
+__all__ = ["BACKENDS", "DecodeError", "PyAVReader", "VideoReader", "open_video", "short_side_size"]
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 BACKENDS = ("pyav", "decord", "frames")
 
 
-class DecodeError(RuntimeError):
-    """A video could not be opened or decoded."""
-
-
-def short_side_size(height: int, width: int, short_side: int) -> tuple[int, int]:
-    """(H, W) with the short side scaled to ``short_side`` (0 = unchanged), aspect kept."""
-    if short_side <= 0:
-        return height, width
-    if height <= width:
-        return short_side, max(1, round(width * short_side / height))
-    return max(1, round(height * short_side / width)), short_side
-
-
-class VideoReader:
-    """Common interface. Use as a context manager or call ``close()``."""
-
-    num_frames: int
-    fps: float
-
-    def get_frames(self, indices: Sequence[int]) -> torch.Tensor:  # uint8 [T,H,W,3]
-        raise NotImplementedError
-
-    def close(self) -> None:
-        """Release the file."""
-
-    def __enter__(self) -> VideoReader:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-# Codecs whose decoders drop exactly the frames no other frame references when asked to
-# (``skip_frame = "NONREF"``): skipping them cannot change any other decoded frame.
-SKIP_NONREF_CODECS = ("h264", "hevc")
-
-
-class PyAVReader(VideoReader):
-    """PyAV: seek to the keyframe before the clip and decode only up to its last frame.
-
-    Speed (see docs/benchmarks.md): with one decoding thread, packets of frames the clip does
-    not need are decoded with ``skip_frame="NONREF"`` (H.264/HEVC drop them only when no other
-    frame references them), only the requested frames are converted to RGB, and one swscale
-    context is reused for all conversions. Any timestamp inconsistency falls back to a plain
-    decode from the keyframe, then from the start, then to counting frames.
-    """
-
-    def __init__(self, path: str, *, threads: int = 1, short_side: int = 0) -> None:
-        import av
-        from av.video.reformatter import VideoReformatter
-
-        try:
-            self.container = av.open(path)
-        except Exception as e:  # av raises many error types
-            raise DecodeError(f"cannot open {path}: {e}") from e
-        if not self.container.streams.video:
-            self.container.close()
-            raise DecodeError(f"{path} has no video stream")
-        stream = self.container.streams.video[0]
-        if threads > 1:
-            stream.thread_type = "AUTO"
-            stream.codec_context.thread_count = threads
-        else:  # one core: no decoder threads at all (FFmpeg would start some per stream)
-            stream.codec_context.thread_count = 1
-        self.skip_nonref = threads <= 1 and stream.codec_context.name in SKIP_NONREF_CODECS
-        self.stream = stream
-        self.path = path
-        self.reformatter = VideoReformatter()
-        self.fresh = True  # nothing decoded yet: no seek needed to start at the beginning
-        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-        self.fps = float(rate) if rate else 30.0
-        self.start_pts = stream.start_time if stream.start_time is not None else 0
-        self.ticks = 1.0 / (self.fps * float(stream.time_base))  # pts units per frame
-        self.num_frames = self._estimate_frames()
-        self.size = short_side_size(
-            stream.codec_context.height, stream.codec_context.width, short_side
-        )
-
-    def _estimate_frames(self) -> int:
-        stream = self.stream
-        if stream.frames and stream.frames > 0:
-            return int(stream.frames)
-        if stream.duration:
-            seconds = float(stream.duration * stream.time_base)
-        elif self.container.duration:
-            seconds = self.container.duration / 1e6
-        else:
-            return 1
-        return max(1, math.ceil(seconds * self.fps - 1e-3))
-
-    def _index(self, pts) -> int:
-        return round(((pts if pts is not None else 0) - self.start_pts) / self.ticks)
-
-    def _frames(self, wanted: set[int], seen: dict[int, int] | None):
-        """Decoded frames in presentation order. With ``seen`` (a dict, filled with the frame
-        index of every packet read), packets outside ``wanted`` are decoded with
-        skip_frame="NONREF"."""
-        if seen is None:
-            yield from self.container.decode(self.stream)
-            return
-        ctx = self.stream.codec_context
-        try:
-            for packet in self.container.demux(self.stream):
-                if packet.pts is None:  # the flush packet at the end
-                    ctx.skip_frame = "DEFAULT"
-                else:
-                    idx = self._index(packet.pts)
-                    seen[idx] = seen.get(idx, 0) + 1
-                    ctx.skip_frame = "DEFAULT" if idx in wanted else "NONREF"
-                yield from packet.decode()
-        finally:
-            ctx.skip_frame = "DEFAULT"
-
-    def _decode(self, wanted: set[int], first: int, last: int, mode: str, skip: bool) -> dict:
-        """Frames (not converted) for ``wanted``, plus the last decoded frame under -2 and its
-        index under -3. ``mode``: "seek" (index from pts after a keyframe seek), "pts" (from the
-        start) or "count" (count frames from the start: exact for variable frame rates).
-        ``skip``: skip unneeded non-reference frames (pts modes only).
-        Returns ``{-1: None}`` when pts-based indexing cannot be trusted."""
-        if mode == "seek":
-            target = int(self.start_pts + first * self.ticks)
-            self.container.seek(target, stream=self.stream, backward=True, any_frame=False)
-        elif not self.fresh:
-            self.container.seek(self.start_pts, stream=self.stream, backward=True)
-        self.fresh = False
-        seen: dict[int, int] | None = {} if skip else None
-        got: dict[int, object] = {}
-        prev, prev_idx, first_idx = None, None, None
-        for count, frame in enumerate(self._frames(wanted, seen)):
-            idx = count if mode == "count" else self._index(frame.pts)
-            if prev_idx is None:
-                first_idx = idx
-            if mode != "count" and (
-                (prev_idx is None and mode == "seek" and idx > first)
-                or (prev_idx is None and mode == "pts" and idx != 0)
-                or (prev_idx is not None and not skip and idx != prev_idx + 1)
-                or (prev_idx is not None and skip and idx <= prev_idx)
-            ):
-                return {-1: None}  # seek overshot, or gaps / duplicates in the timestamps
-            if idx in wanted:
-                got[idx] = frame
-            prev, prev_idx = frame, idx
-            if idx >= last:
-                break
-        else:
-            if prev is not None:  # end of stream: the real frame count is now known
-                if skip and prev_idx != max(seen, default=-1):
-                    return {-1: None}  # the real last frame may have been skipped
-                self.num_frames = prev_idx + 1
-        if skip and prev is not None:
-            # Every frame from the keyframe to the last one returned was read exactly once, and
-            # every requested frame in that span came out (i.e. only unneeded ones were skipped).
-            span = range(first_idx, prev_idx + 1)
-            if any(seen.get(i) != 1 for i in span) or any(
-                i not in got for i in wanted if i <= prev_idx
-            ):
-                return {-1: None}
-        if prev is not None:
-            got[-2], got[-3] = prev, prev_idx
-        return got
-
-    def get_frames(self, indices: Sequence[int]) -> torch.Tensor:
-        if len(indices) == 0:
-            raise ValueError("get_frames needs at least one index")
-        wanted = {int(i) for i in indices}
-        first, last = min(wanted), max(wanted)
-        start = "seek" if first > 0 else "pts"
-        attempts = [(start, False), ("pts", False), ("count", False)]
-        if self.skip_nonref:
-            attempts.insert(0, (start, True))
-        try:
-            for mode, skip in attempts:
-                got = self._decode(wanted, first, last, mode, skip)
-                if -1 not in got:
-                    break
-        except Exception as e:
-            raise DecodeError(f"error decoding {self.path}: {e}") from e
-        if -2 not in got:
-            raise DecodeError(f"{self.path}: no frames could be decoded")
-        height, width = self.size
-        out = np.empty((len(indices), height, width, 3), np.uint8)
-        done: dict[int, int] = {}  # frame key -> row of ``out`` that already holds it
-        for row, i in enumerate(indices):
-            key = int(i) if int(i) in got else -2  # past the end: repeat the last frame
-            if key in done:
-                out[row] = out[done[key]]
-                continue
-            rgb = self.reformatter.reformat(got[key], width, height, format="rgb24")
-            out[row] = rgb.to_ndarray()
-            done[key] = row
-        return torch.from_numpy(out)
-
-    def close(self) -> None:
-        self.container.close()
-
-
 class DecordReader(VideoReader):
-    """decord (optional extra: ``pip install videossl[decord]``)."""
+    """decord (optional extra: ``pip install videossl[decord]``), verified against the packet
+    index: a file where decord's frame count, timestamps or picture size differ from a
+    sequential decode, or whose first packet must be decoded before any seek (decord cannot),
+    is refused with a ``DecodeError`` that names the difference (DATA.DECODER pyav reads it)."""
 
     def __init__(self, path: str, *, threads: int = 1, short_side: int = 0) -> None:
         try:
@@ -228,14 +41,22 @@ class DecordReader(VideoReader):
                 "DATA.DECODER='decord' needs the decord package: pip install 'videossl[decord]' "
                 "(or use DATA.DECODER pyav)."
             ) from e
+        index = load_index(path)
         try:
             reader = decord.VideoReader(path, num_threads=threads)
-            if short_side > 0:
-                h, w = reader[0].shape[:2]
-                h, w = short_side_size(h, w, short_side)
-                reader = decord.VideoReader(path, num_threads=threads, width=w, height=h)
-        except Exception as e:
-            raise DecodeError(f"cannot open {path}: {e}") from e
+        except Exception as e:  # noqa: BLE001
+            raise DecodeError(path, f"cannot open with decord: {e}") from e
+        if index.decord_verdict is None:
+            index.decord_verdict = decord_mismatch(path, reader, index)
+        if index.decord_verdict:
+            raise DecodeError(
+                path,
+                f"decord would not decode it exactly: {index.decord_verdict}"
+                "; use DATA.DECODER pyav",
+            )
+        if short_side > 0:
+            h, w = short_side_size(*index.size, short_side)
+            reader = decord.VideoReader(path, num_threads=threads, width=w, height=h)
         self.reader, self.path = reader, path
         self.num_frames = len(reader)
         self.fps = float(reader.get_avg_fps() or 30.0)
@@ -244,8 +65,36 @@ class DecordReader(VideoReader):
         clamped = [min(max(int(i), 0), self.num_frames - 1) for i in indices]
         try:
             return torch.from_numpy(self.reader.get_batch(clamped).asnumpy())
-        except Exception as e:
-            raise DecodeError(f"error decoding {self.path}: {e}") from e
+        except Exception as e:  # noqa: BLE001
+            raise DecodeError(self.path, f"error decoding with decord: {e}") from e
+
+
+def decord_mismatch(path: str, reader, index) -> str:
+    """Why decord's frames would differ from a sequential decode ("" when they match)."""
+    if not index.exact:
+        return "packets without timestamps (decord numbers frames by timestamp)"
+    if index.prime:
+        return "the first packet holds encoder data a seeking decoder must see first"
+    if len(reader) != index.num_frames:
+        return f"it counts {len(reader)} frames, a sequential decode {index.num_frames}"
+    try:
+        stamps = reader.get_frame_timestamp(range(len(reader)))[:, 0]
+        shape = reader[0].shape
+    except Exception as e:  # noqa: BLE001
+        return f"decord error: {e}"
+    seconds = (index.pts - index.pts[0]) * index.time_base
+    step = 0.5 / max(float(reader.get_avg_fps() or 30.0), 1.0)
+    if np.abs((stamps - stamps[0]) - seconds).max() > step:
+        return "its frame timestamps do not follow the packet order (dropped or reordered frames)"
+    if tuple(shape[:2]) != index.size:
+        return (
+            f"its picture is {shape[1]}x{shape[0]}, the visible picture {index.size[1]}x"
+            f"{index.size[0]}"
+        )
+    with PyAVReader(path) as exact:  # once per file: frame 0 must be the same picture
+        if not torch.equal(exact.get_frames([0])[0], torch.from_numpy(reader[0].asnumpy())):
+            return "its first frame differs from a sequential decode (cropping or colour)"
+    return ""
 
 
 def _natural_key(name: str) -> list:
@@ -265,7 +114,7 @@ class FrameFolderReader(VideoReader):
         fps: float = 30.0,
     ) -> None:
         if not os.path.isdir(path):
-            raise DecodeError(f"frame folder {path} does not exist")
+            raise DecodeError(path, "frame folder does not exist")
         names = sorted(
             (n for n in os.listdir(path) if n.lower().endswith(IMAGE_EXTENSIONS)), key=_natural_key
         )
@@ -273,7 +122,7 @@ class FrameFolderReader(VideoReader):
         if num_frames > 0:
             names = names[:num_frames]
         if not names:
-            raise DecodeError(f"frame folder {path} has no images")
+            raise DecodeError(path, "frame folder has no images")
         self.files = [os.path.join(path, n) for n in names]
         self.num_frames, self.fps, self.short_side, self.path = len(names), fps, short_side, path
 
@@ -293,7 +142,7 @@ class FrameFolderReader(VideoReader):
                             img = img.resize((w, h), Image.BILINEAR)
                         cache[i] = torch.from_numpy(np.asarray(img).copy())
                 except OSError as e:
-                    raise DecodeError(f"cannot decode {self.files[i]}: {e}") from e
+                    raise DecodeError(self.files[i], f"cannot decode: {e}") from e
             out.append(cache[i])
         return torch.stack(out)
 
@@ -316,9 +165,9 @@ def open_video(
             path, short_side=short_side, start_frame=start_frame, num_frames=num_frames
         )
     if not os.path.isfile(path):
-        raise DecodeError(f"{path} does not exist")
+        raise DecodeError(path, "cannot open: the file does not exist")
     if os.path.getsize(path) == 0:
-        raise DecodeError(f"{path} is empty")
+        raise DecodeError(path, "cannot open: the file is empty")
     if backend == "decord":
         return DecordReader(path, threads=threads, short_side=short_side)
     return PyAVReader(path, threads=threads, short_side=short_side)

@@ -26,6 +26,9 @@ def transform_from_config(cfg: CfgNode, *, flip: bool | None = None) -> TrainTra
         random_erasing=d.RANDOM_ERASING,
         erase_fill=tuple(min(max(round(255 * m), 0), 255) for m in d.MEAN),
         inverse_uniform=d.INV_UNIFORM_SAMPLE,
+        multi_scale_crop=d.MULTI_SCALE_CROP,
+        max_distort=d.MULTI_SCALE_MAX_DISTORT,
+        color_jitter=d.COLOR_JITTER,
     )
 
 

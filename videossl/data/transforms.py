@@ -107,6 +107,61 @@ def short_side_jitter_params(
     return top, left, side, side
 
 
+def multi_scale_crop_params(
+    height: int,
+    width: int,
+    size: int,
+    scales: Sequence[float],
+    generator: torch.Generator,
+    max_distort: int = 1,
+) -> tuple[int, int, int, int]:
+    """(top, left, h, w) of VideoMAE's multi-scale crop (its ``GroupMultiScaleCrop`` rule).
+
+    Side candidates are ``int(short_side * s)`` for each scale, snapped to ``size`` when within
+    3 pixels; a (width, height) pair is drawn uniformly among the pairs whose scale indices
+    differ by at most ``max_distort``, then a position uniformly among 13 fixed ones on a 4x4
+    grid of steps ``(free space) // 4``: the 4 corners, the centre, the 4 edge centres and the
+    4 quarter points."""
+    sides = [int(min(height, width) * s) for s in scales]
+    sides = [size if abs(x - size) < 3 else x for x in sides]
+    pairs = [
+        (sides[j], sides[i])  # (w, h)
+        for i in range(len(sides))
+        for j in range(len(sides))
+        if abs(i - j) <= max_distort
+    ]
+    w, h = pairs[_randint(0, len(pairs), generator)]
+    w_step, h_step = (width - w) // 4, (height - h) // 4
+    grid = ((0, 0), (4, 0), (0, 4), (4, 4), (2, 2), (0, 2), (4, 2), (2, 4), (2, 0))
+    grid += ((1, 1), (3, 1), (1, 3), (3, 3))
+    gx, gy = grid[_randint(0, len(grid), generator)]
+    return gy * h_step, gx * w_step, h, w
+
+
+def color_jitter_params(strength: float, generator: torch.Generator) -> list[tuple[str, float]]:
+    """Brightness, contrast and saturation factors, each uniform in [max(0, 1-s), 1+s], in a
+    random order (torchvision's ColorJitter with the same strength for all three, no hue)."""
+    low, high = max(0.0, 1.0 - strength), 1.0 + strength
+    names = ("brightness", "contrast", "saturation")
+    order = torch.randperm(len(names), generator=generator).tolist()
+    return [(names[i], _uniform(low, high, generator)) for i in order]
+
+
+_JITTER_OPS = {
+    "brightness": F.adjust_brightness,
+    "contrast": F.adjust_contrast,
+    "saturation": F.adjust_saturation,
+}
+
+
+def color_jitter(video: torch.Tensor, ops: Sequence[tuple[str, float]]) -> torch.Tensor:
+    """Apply ``color_jitter_params`` output to a uint8 [T,3,H,W] video (the same factors on
+    every frame; contrast blends each frame with its own mean grey level)."""
+    for name, factor in ops:
+        video = _JITTER_OPS[name](video, factor)
+    return video
+
+
 def random_erasing_box(
     height: int,
     width: int,
@@ -182,7 +237,8 @@ class VideoRandAugment(v2.RandAugment):
 class TrainTransform:
     """Training pipeline: uint8 [T,H,W,3] -> uint8 [3,T,crop,crop].
 
-    Random resized crop (or short-side scale jitter), horizontal flip, RandAugment and random
+    Random resized crop (or short-side scale jitter, or VideoMAE's multi-scale crop when
+    ``multi_scale_crop`` lists scales), horizontal flip, colour jitter, RandAugment and random
     erasing, each drawn once per clip from ``generator``. Erased boxes are filled with
     ``erase_fill`` (uint8 RGB; the dataset mean colour, i.e. 0 after normalisation, as
     torchvision's RandomErasing does on normalised clips)."""
@@ -200,8 +256,14 @@ class TrainTransform:
         random_erasing: float = 0.0,
         erase_fill: Sequence[int] = (115, 115, 115),
         inverse_uniform: bool = False,
+        multi_scale_crop: Sequence[float] = (),
+        max_distort: int = 1,
+        color_jitter: float = 0.0,
     ) -> None:
         self.crop_size = int(crop_size)
+        self.multi_scale_crop = tuple(float(s) for s in multi_scale_crop)
+        self.max_distort = int(max_distort)
+        self.color_jitter = float(color_jitter)
         self.inverse_uniform = bool(inverse_uniform)
         self.random_resized_crop = random_resized_crop
         self.area_range = tuple(float(a) for a in area_range)
@@ -220,7 +282,11 @@ class TrainTransform:
         g = generator if generator is not None else default_generator()
         video = to_video(frames)
         height, width = video.shape[-2:]
-        if self.random_resized_crop:
+        if self.multi_scale_crop:
+            box = multi_scale_crop_params(
+                height, width, self.crop_size, self.multi_scale_crop, g, self.max_distort
+            )
+        elif self.random_resized_crop:
             box = random_resized_crop_params(height, width, self.area_range, self.aspect_range, g)
         else:
             box = short_side_jitter_params(
@@ -230,6 +296,8 @@ class TrainTransform:
         video = F.resized_crop(video, *box, size, antialias=True)
         if self.flip and float(torch.rand((), generator=g)) < 0.5:
             video = F.horizontal_flip(video)
+        if self.color_jitter > 0:
+            video = color_jitter(video, color_jitter_params(self.color_jitter, g))
         if self.rand_augment is not None:
             video = self.rand_augment.apply(video, g)
         out = to_planar(video)  # uint8 [3,T,H,W]

@@ -1,40 +1,32 @@
-"""AVA frame-level mAP, float-identical to the official AVA evaluators.
+"""AVA frame-level mAP, float-identical to the official AVA evaluators (docs/benchmarks.md).
 
-Two protocols, chosen explicitly (`protocol=`, config `AVA.EVAL_PROTOCOL`); they share the
-Pascal evaluation of the TF object-detection code that PySlowFast (`slowfast/utils/
-ava_evaluation`) and ActivityNet (`Evaluation/ava`) both ship, and differ only in how each
-keyframe's rows are read:
-
-  * "pyslowfast" (default; PySlowFast's `ava_eval_helper`, which produced the published AVA
-    numbers of MViTv2/MaskFeat/VideoMAE): rows kept in the order received (file order, or box
-    by box then class by class for in-memory predictions), no per-keyframe cap;
-  * "activitynet" (`get_ava_performance.py`, the AVA challenge script): each keyframe's rows go
-    through a min-heap of (score, action_id, y1, x1, y2, x2) tuples capped at 50 detections
-    (ground truth uncapped; a row replaces the heap minimum only with a strictly higher score),
-    then are stably sorted by descending score from the heap's array order. On ground truth
-    with a person_id column that column is read as the "score" and orders the rows.
-
-The Pascal evaluation (per keyframe, classes 1..max(label map id)):
-  * keys are (video_id, int(timestamp)); excluded keys are dropped from ground truth and
-    detections; rows whose action id is not in the label map are dropped when read;
-  * detections with an invalid box (x1 >= x2 or y1 >= y2) are removed before matching
-    (after the activitynet cap, which they may occupy);
-  * per class, detections are matched in the order held: each takes the ground-truth box of
-    highest IoU (first on ties; IoU = inter/union as np_box_ops, no +1), and is a true
-    positive when IoU >= threshold and that box is not yet matched, else a false positive;
-    duplicate ground-truth rows count as separate instances; no box is difficult or group-of;
-  * per class, scores of all keyframes (concatenated in keyframe order) are ranked with
-    `np.argsort(scores)[::-1]` (numpy's default sort, ties included, as the official code),
-    precision/recall give the VOC all-point interpolated AP;
-  * a class without ground truth has AP = NaN; the mAP is `np.nanmean` over classes.
-
-Boxes are normalised (x1, y1, x2, y2). Files use the official csv row layout
+Two protocols, chosen explicitly (`protocol=`, config `AVA.EVAL_PROTOCOL`), share the Pascal
+evaluation of the TF object-detection code that PySlowFast (`ava_evaluation/`) and ActivityNet
+(`Evaluation/ava/`) ship; they differ in how files are read and which keyframes count:
+  * "pyslowfast" (default; `ava_eval_helper.py`, behind the published MViTv2/MaskFeat/VideoMAE
+    numbers): rows of 7 or 8 columns, key (video_id, int(timestamp)), rows in the order
+    received (file order; box by box then class by class in memory), no per-keyframe cap,
+    keyframes of the excluded-timestamps csv dropped from ground truth and detections;
+  * "activitynet" (`get_ava_performance.py`, master 2020-05-19): rows of 2 (a keyframe without
+    boxes), 7 or 8 columns (any 8th column is the score, person_id included), timestamps to
+    the microsecond (`"%.6f" % Decimal(ts)`); each keyframe's rows go through a min-heap of
+    (score, action_id, y1, x1, y2, x2) capped at 50 for detections (a row replaces the minimum
+    only with a strictly higher score), then a stable sort by descending score; no exclusions
+    file: detections on keyframes the ground truth file does not list are ignored.
+Then, per keyframe and class 1..max(label map id): rows of classes outside the label map were
+dropped when read; detections with x1 >= x2 or y1 >= y2 are removed (after the cap); each
+detection, in the order held, takes the ground-truth box of highest IoU (first on ties; no +1)
+and is a TP if IoU >= threshold and that box is still free; duplicate rows count twice. Per
+class, scores concatenated in keyframe order are ranked by `np.argsort(scores)[::-1]` (numpy's
+default sort: its tie order) for the VOC all-point AP; a class without ground truth has AP NaN
+and the mAP is `np.nanmean`. Boxes are normalised (x1, y1, x2, y2); csv rows are
 `video_id,timestamp,x1,y1,x2,y2,action_id[,score or person_id]`.
 """
 
 from __future__ import annotations
 
 import csv
+import decimal
 import heapq
 import logging
 import math
@@ -77,12 +69,14 @@ class AVAResult:
 
 
 def read_label_map(path: str) -> dict[int, str]:
-    """Action id -> name from an AVA `.pbtxt` label map (`item { name: "..." id: N }`)."""
+    """Action id -> name from an AVA `.pbtxt` label map: `item { name: "..." id: N }` (the
+    *_for_activitynet lists) or `label { name: "..." label_id: N label_type: ... }` (the full
+    ava_action_list_v2.x.pbtxt), both of which the official line-based readers take."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"AVA label map not found: {path}")
     with open(path) as f:
         text = f.read()
-    items = re.findall(r"item\s*\{(.*?)\}", text, flags=re.S)
+    items = re.findall(r"(?:item|label)\s*\{(.*?)\}", text, flags=re.S)
     labels: dict[int, str] = {}
     for item in items:
         name = re.search(r'name:\s*"([^"]*)"', item)
@@ -117,6 +111,26 @@ def _parse_int(value: str, path: str, line_no: int, what: str) -> int:
         raise ValueError(f"{path}:{line_no}: {what} {value!r} is not an integer.") from None
 
 
+def _row_key(row: list[str], protocol: str, path: str, line_no: int) -> Key:
+    """(video_id, timestamp) of a csv row as the protocol's make_image_key identifies it:
+    PySlowFast `"%s,%04d" % (video_id, int(ts))`; ActivityNet (microsecond timestamps)
+    `"%s,%.6f" % (video_id, Decimal(ts))`, held as the float of that 6-decimal text (equal, and
+    hashing equal, to the int for whole seconds)."""
+    if protocol == "pyslowfast":
+        return row[0], _parse_int(row[1], path, line_no, "timestamp")
+    try:
+        # %-formatting goes through float, unlike format() on a Decimal: keep it
+        return row[0], float("%.6f" % decimal.Decimal(row[1]))  # noqa: UP031
+    except decimal.InvalidOperation:
+        raise ValueError(f"{path}:{line_no}: timestamp {row[1]!r} is not a number.") from None
+
+
+def _row_columns(protocol: str, with_scores: bool) -> tuple[int, ...]:
+    if protocol == "activitynet":
+        return (2, 7, 8)  # 2 columns: a keyframe without boxes; no 8th column: score 1.0
+    return (8,) if with_scores else (7, 8)
+
+
 def read_csv(
     path: str,
     class_ids: set[int] | None = None,
@@ -130,37 +144,53 @@ def read_csv(
     Rows whose action id is not in `class_ids` are skipped. Row order per keyframe follows
     `protocol` (module docstring): file order for "pyslowfast"; for "activitynet" the heap +
     sort of get_ava_performance.py, capped at `capacity` rows (default 50 for detections,
-    none for ground truth).
+    none for ground truth). Keyframes are in the order of their first kept row.
     """
     _check_protocol(protocol, capacity)
     if capacity is None:
         capacity = ACTIVITYNET_CAPACITY if protocol == "activitynet" and with_scores else 0
+    columns = _row_columns(protocol, with_scores)
     out: dict[Key, FrameBoxes] = {}
-    with open(path, newline="") as f:
-        for line_no, row in enumerate(csv.reader(f), start=1):
-            if not row:
-                continue
-            if len(row) not in (7, 8) or (with_scores and len(row) != 8):
-                raise ValueError(
-                    f"{path}:{line_no}: expected video_id,timestamp,x1,y1,x2,y2,action_id"
-                    f"{',score' if with_scores else '[,person_id]'}; got {len(row)} columns."
-                )
-            key = (row[0], _parse_int(row[1], path, line_no, "timestamp"))
-            try:
-                box = tuple(float(v) for v in row[2:6])
-                label = int(row[6])
-                score = 1.0
-                # ActivityNet reads an 8th column as the score, also in ground truth
-                if len(row) == 8 and (with_scores or protocol == "activitynet"):
-                    score = float(row[7])
-            except ValueError as e:
-                raise ValueError(f"{path}:{line_no}: malformed row {row}: {e}") from None
+    for line_no, row in _csv_rows(path):
+        if len(row) not in columns:
+            raise ValueError(
+                f"{path}:{line_no}: expected video_id,timestamp,x1,y1,x2,y2,action_id"
+                f"{',score' if with_scores else '[,person_id]'}"
+                f"{' (or video_id,timestamp)' if protocol == 'activitynet' else ''}; "
+                f"got {len(row)} columns."
+            )
+        key = _row_key(row, protocol, path, line_no)
+        if len(row) == 2:
+            continue
+        try:
+            box = tuple(float(v) for v in row[2:6])
+            label = int(row[6])
             if class_ids is not None and label not in class_ids:
                 continue
-            out.setdefault(key, FrameBoxes()).add(box, label, score)
+            # PySlowFast reads the score of detections only; ActivityNet reads any 8th
+            # column as the score (person_id in ground truth, which then orders the rows)
+            score = 1.0
+            if len(row) == 8 and (with_scores or protocol == "activitynet"):
+                score = float(row[7])
+        except ValueError as e:
+            raise ValueError(f"{path}:{line_no}: malformed row {row}: {e}") from None
+        out.setdefault(key, FrameBoxes()).add(box, label, score)
     if protocol == "activitynet":
         out = {key: activitynet_rows(frame, capacity) for key, frame in out.items()}
     return out
+
+
+def read_csv_keys(path: str) -> set[Key]:
+    """Every keyframe of an ActivityNet-format csv (2-column rows and rows of any class):
+    get_ava_performance.py scores detections only on the ground truth's keyframes."""
+    return {_row_key(row, "activitynet", path, n) for n, row in _csv_rows(path)}
+
+
+def _csv_rows(path: str):
+    with open(path, newline="") as f:
+        for line_no, row in enumerate(csv.reader(f), start=1):
+            if row:
+                yield line_no, row
 
 
 def _check_protocol(protocol: str, capacity: int | None) -> None:
@@ -287,11 +317,14 @@ def frame_map(
     class_ids: set[int],
     excluded: set[Key] = frozenset(),
     iou_threshold: float = 0.5,
+    included: set[Key] | None = None,
 ) -> AVAResult:
     """Frame-level mAP of `detections` against `groundtruth` over `class_ids` (module doc).
 
     Rows are used in the order held (read them with `read_csv` / `apply_protocol` for the
-    protocol's order and cap); keyframes in the dict order of `detections`."""
+    protocol's order and cap); keyframes in the dict order of `detections`. `excluded`
+    keyframes are dropped from both (PySlowFast); with `included` (ActivityNet: the ground
+    truth file's keyframes, `read_csv_keys`) detections on other keyframes are ignored."""
     num_classes = max(class_ids)
     num_gt = np.zeros(num_classes + 1, dtype=int)
     gt_arrays: dict[Key, tuple[np.ndarray, np.ndarray]] = {}
@@ -307,7 +340,7 @@ def frame_map(
     hits: dict[int, list[np.ndarray]] = defaultdict(list)
     empty = (np.zeros((0, 4)), np.zeros(0, dtype=int))
     for key, frame in detections.items():
-        if key in excluded:
+        if key in excluded or (included is not None and key not in included):
             continue
         keep = [i for i, lab in enumerate(frame.labels) if lab in class_ids]
         boxes = np.asarray([frame.boxes[i] for i in keep], dtype=float).reshape(-1, 4)
@@ -333,6 +366,38 @@ def frame_map(
         aps[label - 1] = ap
     mean_ap = float(np.nanmean(aps)) if (~np.isnan(aps)).any() else math.nan
     return AVAResult(mean_ap=mean_ap, per_class=per_class)
+
+
+def evaluate_files(
+    label_map: str,
+    groundtruth: str,
+    detections: str,
+    exclusions: str | None = None,
+    *,
+    protocol: str = "pyslowfast",
+    iou_threshold: float = 0.5,
+) -> AVAResult:
+    """Frame mAP from the official csv files, as the protocol's script computes it:
+    PySlowFast's `evaluate_ava_from_files` (exclusions applied) or ActivityNet's
+    `get_ava_performance.py` (no exclusions file: it scores only the ground truth's
+    keyframes, so `exclusions` must be None)."""
+    _check_protocol(protocol, None)
+    if protocol == "activitynet" and exclusions:
+        raise ValueError(
+            "ActivityNet's get_ava_performance.py takes no excluded-timestamps file (it scores "
+            "detections only on keyframes listed in the ground truth): pass exclusions=None."
+        )
+    class_ids = set(read_label_map(label_map))
+    gt = read_csv(groundtruth, class_ids, with_scores=False, protocol=protocol)
+    det = read_csv(detections, class_ids, with_scores=True, protocol=protocol)
+    return frame_map(
+        gt,
+        det,
+        class_ids,
+        read_exclusions(exclusions) if exclusions else frozenset(),
+        iou_threshold,
+        included=read_csv_keys(groundtruth) if protocol == "activitynet" else None,
+    )
 
 
 def format_per_class(result: AVAResult, names: dict[int, str]) -> str:

@@ -19,6 +19,7 @@ from .ava_eval import (
     format_per_class,
     frame_map,
     read_csv,
+    read_csv_keys,
     read_exclusions,
     read_label_map,
     write_detections_csv,
@@ -59,6 +60,17 @@ class AVAEvaluator:
         )
         excl = _resolve(ava.ANNOTATION_DIR, ava.EXCLUSION_FILE)
         self.excluded = read_exclusions(excl) if ava.EXCLUSION_FILE else set()
+        self.included = None
+        if self.protocol == "activitynet":
+            # get_ava_performance.py takes no exclusions file: it scores detections only on
+            # the keyframes the ground truth file lists
+            self.included = read_csv_keys(gt_path)
+            if self.excluded:
+                logger.warning(
+                    "AVA.EVAL_PROTOCOL activitynet: AVA.EXCLUSION_FILE is not used (the "
+                    "official script scores only the ground truth's keyframes)."
+                )
+            self.excluded = set()
         self.iou_threshold = ava.EVAL_IOU_THRESHOLD
         self.write = ava.WRITE_DETECTIONS
         self.output_dir = cfg.OUTPUT_DIR
@@ -103,6 +115,7 @@ class AVAEvaluator:
             set(self.label_map),
             self.excluded,
             iou_threshold=self.iou_threshold,
+            included=self.included,
         )
         if is_main_process():
             logger.info(

@@ -7,7 +7,7 @@ over (t, h, w), residual pooling, no absolute position embedding and a cls token
 (frames, crop) is not part of a preset: the builder takes it from the data config, so the same
 preset serves 16x4 and 32x3 (or 40x3 at 312) clips.
 
-Sizes with a 400-way linear classification head (REFERENCE.md section 1):
+Sizes with a 400-way linear classification head (docs/reference.md §1):
 S 34.5M / 64.5 GFLOPs at 16x224; S_MASKFEAT 36.5M / 71.4 GFLOPs at 16x224 (fine-tuning
 layout); B 51.2M / 225.2 GFLOPs at 32x224; L_MASKFEAT 217.6M / 377.8 GFLOPs at 16x224.
 """

@@ -1,4 +1,4 @@
-"""VideoMAE v1/v2 checkpoints -> our layout (REFERENCE §8).
+"""VideoMAE v1/v2 checkpoints -> our layout (docs/reference.md §8).
 
 Pretraining saves `encoder.*` (qkv without bias, separate `q_bias`/`v_bias`), the top-level
 `encoder_to_decoder` (no bias) and `mask_token`, and `decoder.{blocks,norm,head}`; fine-tuned

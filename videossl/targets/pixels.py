@@ -1,4 +1,4 @@
-"""Pixel targets for MAE / VideoMAE (REFERENCE §4), patchify / unpatchify.
+"""Pixel targets for MAE / VideoMAE (docs/reference.md §4), patchify / unpatchify.
 
 Patch vectors are in (pixel, channel) order: pixel (dt, dh, dw) row-major, channel innermost,
 tokens in (t, h, w) row-major order.

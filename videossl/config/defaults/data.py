@@ -35,6 +35,15 @@ def add_defaults(cfg: CfgNode) -> None:
     cfg.DATA.TRAIN_JITTER_SCALES_RELATIVE = [0.08, 1.0]
     cfg.DATA.TRAIN_JITTER_ASPECT_RELATIVE = [0.75, 1.3333]
     cfg.DATA.USE_RANDOM_RESIZED_CROP = True
+    # VideoMAE's multi-scale crop (GroupMultiScaleCrop): scales of the short side, e.g.
+    # [1.0, 0.875, 0.75, 0.66]; a non-empty list replaces RandomResizedCrop / scale jitter.
+    cfg.DATA.MULTI_SCALE_CROP = []
+    # Largest difference between the width and height scale indices of a multi-scale crop.
+    cfg.DATA.MULTI_SCALE_MAX_DISTORT = 1
+    # Colour jitter strength s: brightness, contrast, saturation factors in [1-s, 1+s], random
+    # order, once per clip (0 = off). PySlowFast's AUG.COLOR_JITTER is not this key: its video
+    # datasets never apply it (docs/reference.md §5).
+    cfg.DATA.COLOR_JITTER = 0.0
     cfg.DATA.RANDOM_FLIP = True
     # Deprecated, no effect: clips always leave the loader as uint8 and the objective normalises
     # them on the device with MEAN/STD (4x fewer bytes through the workers; docs/benchmarks.md).
