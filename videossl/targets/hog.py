@@ -226,7 +226,7 @@ class HOGTarget(nn.Module):
     token's size (std half of it), tiled per token.
     """
 
-    # Which clip the objective feeds: the normalised one (REFERENCE §2), not [0,1] pixels.
+    # Which clip the objective feeds: the normalised one (docs/reference.md §2), not [0,1] pixels.
     input_space = "normalized"
 
     def __init__(

@@ -68,7 +68,7 @@ def denormalize_videomae_patches(
 class PixelTarget(nn.Module):
     """Pixel regression target: clip [B,C,T,H,W] -> [B, N, dim] float32, without grad.
 
-    The objective feeds the clip named by `input_space` (REFERENCE §4), computed from the
+    The objective feeds the clip named by `input_space` (docs/reference.md §4), computed from the
     loader's uint8 clip without a round trip through the normalised one:
     norm="videomae" ("unit": pixels x/255 in [0,1]): per patch and channel
       (x-mean)/(std_unbiased+1e-6); dim = pt*ph*pw*C (1536 for 2x16x16).
