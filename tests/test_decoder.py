@@ -171,18 +171,19 @@ def test_mae_objective_running_cell_loss_is_videomae_v2_loss():
     model = build_model(load_config([], opts)).eval()
     grid = (2, 4, 4)
     decode = torch.stack([running_cell_mask(grid, 0.5, offset=o).flatten() for o in (1, 2)])
-    model.decoder_masker = lambda mask, g: decode
-    torch.manual_seed(0)
-    video = torch.randn(2, 3, 4, 64, 64)
+    model.decoder_masker = lambda mask, grid, seeds: decode
+    g = torch.Generator().manual_seed(0)
+    video = torch.randint(0, 256, (2, 3, 4, 64, 64), generator=g, dtype=torch.uint8)
     mask = torch.zeros(2, 1, 4, 4, dtype=torch.bool)
     mask.view(2, -1)[:, :12] = True
     mask = mask.expand(2, 2, 4, 4).contiguous()
     with torch.no_grad():
         loss = model({"video": video, "mask": mask})["loss_pixel"]
         flat = mask.flatten(1)
-        latent = model.encoder.forward_visible(video, flat)
+        latent = model.encoder.forward_visible(model.normalize(video), flat)
         out = videomae_v2_decode(model.decoder.state_dict(), latent, flat, ~decode, heads=2)
-        labels = model.target(video)[decode].reshape(2, -1, out.shape[-1])
+        pixels = video.float() / 255  # VideoMAE's target is on [0,1] pixels
+        labels = model.target(pixels)[decode].reshape(2, -1, out.shape[-1])
         per = ((out - labels) ** 2).mean(-1)
         cal = flat[decode].reshape(2, -1).float()  # engine: bool_masked_pos[~decode_masked_pos]
     assert 0 < cal.sum() < cal.numel()

@@ -45,7 +45,7 @@ def _batch(cfg, n=2, seed=0):
     gen = torch.Generator().manual_seed(seed)
     t, s = cfg.DATA.NUM_FRAMES, cfg.DATA.TRAIN_CROP_SIZE
     batch = {
-        "video": torch.randn(n, 3, t, s, s, generator=gen),
+        "video": torch.randint(0, 256, (n, 3, t, s, s), generator=gen, dtype=torch.uint8),
         "label": torch.randint(0, cfg.MODEL.NUM_CLASSES, (n,), generator=gen),
     }
     if cfg.MODEL.OBJECTIVE in ("mae", "maskfeat"):
@@ -144,11 +144,10 @@ def test_mvit_attention_with_relative_positions_avoids_the_math_path():
 
 
 def test_uint8_normalised_on_cuda_equals_cpu():
-    from videossl.engine.inputs import normalize_clips as normalize_batch
-    from videossl.engine.trainer import prepare_batch
+    from videossl.models.normalize import Normalize
 
     video = torch.randint(0, 256, (2, 3, 4, 8, 8), dtype=torch.uint8)
-    mean, std = (0.45, 0.45, 0.45), (0.225, 0.225, 0.225)
-    out = prepare_batch({"video": video.pin_memory()}, CUDA, mean, std)["video"]
+    normalize = Normalize((0.45, 0.45, 0.45), (0.225, 0.225, 0.225))
+    out = normalize.to(CUDA)(video.pin_memory().to(CUDA, non_blocking=True))
     assert out.device.type == "cuda" and out.dtype == torch.float32
-    torch.testing.assert_close(out.cpu(), normalize_batch(video, mean, std), atol=1e-6, rtol=0)
+    torch.testing.assert_close(out.cpu(), normalize.cpu()(video), atol=1e-6, rtol=0)

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from videossl.engine.inputs import normalize_clips as normalize_batch
+from videossl.models.normalize import Normalize
 from videossl.targets.hog import (
     HOGTarget,
     gaussian_window_2d,
@@ -235,7 +235,7 @@ def _quantised_clip(seed, t=4, h=48, w=64):
     clip[..., :16, :32] = 77  # flat
     clip[..., 16:32, :] = torch.arange(w, dtype=torch.uint8) * 3  # horizontal ramp: gy = 0
     clip[..., 32:, :16] = (torch.arange(h - 32, dtype=torch.uint8) * 5)[:, None]  # vertical
-    return normalize_batch(clip, mean=(0.45, 0.45, 0.45), std=(0.225, 0.225, 0.225))
+    return Normalize((0.45, 0.45, 0.45), (0.225, 0.225, 0.225))(clip)
 
 
 def test_hoglayerc_parity_random_floats():
@@ -286,7 +286,7 @@ def _decoded_video(path, frames=8, size=(96, 128)):
         decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     clip = torch.from_numpy(np.stack(decoded)).permute(3, 0, 1, 2)  # [3,T,H,W] uint8
     clip = TF.resize(clip.transpose(0, 1), [64, 64], antialias=True).transpose(0, 1)
-    return normalize_batch(clip[None], mean=(0.45, 0.45, 0.45), std=(0.225, 0.225, 0.225))
+    return Normalize((0.45, 0.45, 0.45), (0.225, 0.225, 0.225))(clip[None])
 
 
 def test_hoglayerc_parity_decoded_video_with_flat_regions(tmp_path):

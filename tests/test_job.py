@@ -1,13 +1,11 @@
-"""engine/job.py: a whole training job from a config (periodic evaluation, uint8 inputs)."""
+"""videossl/job.py: a whole training job from a config (periodic evaluation)."""
 
 from pathlib import Path
 
 import pytest
-import torch
 
 from videossl.cli import main
 from videossl.data.demo import write_demo_dataset
-from videossl.engine.inputs import ensure_normalised_inputs, normalize_clips
 from videossl.plotting import read_metrics
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,43 +48,33 @@ def test_eval_period_evaluates_after_each_epoch(demo_root, tmp_path):
     assert [e.step for e in acc.Scalars("val/top1")] == [r["iter"] for r in evals]
 
 
-class _Objective(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.w = torch.nn.Parameter(torch.ones(()))
+def test_the_objective_registry_entry_names_the_evaluator(tmp_path):
+    from videossl.config import load_config
+    from videossl.engine.ava_evaluator import AVAEvaluator
+    from videossl.engine.evaluators import ClassificationEvaluator
+    from videossl.job import build_evaluator
+    from videossl.models.build import objective_evaluator
+    from videossl.models.registry import OBJECTIVES
 
-    def forward(self, batch):
-        return {"loss": batch["video"].float().mean() * self.w, "dtype": batch["video"].dtype}
-
-    def predict(self, batch):
-        return batch["video"]
-
-
-def test_clips_are_normalised_once_for_objectives_without_their_own_normaliser():
-    video = torch.randint(0, 256, (2, 3, 2, 4, 4), dtype=torch.uint8)
-    expected = (video.float() / 255 - torch.tensor([0.4, 0.5, 0.6]).view(1, 3, 1, 1, 1)) / 0.2
-    torch.testing.assert_close(normalize_clips(video, (0.4, 0.5, 0.6), (0.2,) * 3), expected)
-    model = _Objective()
-    assert ensure_normalised_inputs(model, (0.4, 0.5, 0.6), (0.2,) * 3)
-    torch.testing.assert_close(model.predict({"video": video}), expected)
-    assert model({"video": video})["dtype"] == torch.float32
-    assert list(model.state_dict()) == ["w"]
-    import copy
-
-    twin = copy.deepcopy(model)  # e.g. the EMA copy: wraps itself, not the original
-    with torch.no_grad():
-        twin.w.fill_(2.0)
-    assert float(twin({"video": video})["loss"].detach()) == pytest.approx(
-        2 * float(expected.mean()), rel=1e-4
+    cfg = load_config([], ["OUTPUT_DIR", str(tmp_path), "TEST.ENSEMBLE_METHOD", "max"])
+    evaluator = build_evaluator(cfg, dataset=None, tag="val")
+    assert isinstance(evaluator, ClassificationEvaluator)
+    assert (evaluator.ensemble, evaluator.tag, evaluator.output_dir) == (
+        "max",
+        "val",
+        str(tmp_path),
     )
-
-    class Owner(_Objective):
-        def __init__(self):
-            super().__init__()
-            self.norm = type(
-                "Normalize", (torch.nn.Module,), {"__module__": "videossl.models.normalize"}
-            )()
-
-    owner = Owner()
-    assert not ensure_normalised_inputs(owner, (0.4, 0.5, 0.6), (0.2,) * 3)
-    assert owner({"video": video})["dtype"] == torch.uint8  # the objective normalises itself
+    names = {name: OBJECTIVES.spec(name).get("evaluator") for name, _ in OBJECTIVES}
+    assert names == {
+        "classification": "ClassificationEvaluator",
+        "linear_probe": "ClassificationEvaluator",
+        "ava": "AVAEvaluator",
+        "maskfeat": None,
+        "mae": None,
+    }
+    assert AVAEvaluator.from_config(cfg, None, "test")["cfg"] is cfg
+    cfg.defrost()
+    cfg.MODEL.OBJECTIVE = "maskfeat"
+    assert objective_evaluator(cfg) is None
+    with pytest.raises(ValueError, match="no evaluator"):
+        build_evaluator(cfg, dataset=None, tag="test")

@@ -45,7 +45,8 @@ def _probe(*opts):
 
 def _batch(n=6):
     g = torch.Generator().manual_seed(1)
-    return {"video": torch.randn(n, 3, 4, 32, 32, generator=g), "label": torch.arange(n) % 3}
+    video = torch.randint(0, 256, (n, 3, 4, 32, 32), generator=g, dtype=torch.uint8)
+    return {"video": video, "label": torch.arange(n) % 3}
 
 
 def test_registered_and_only_head_trains():
@@ -85,7 +86,7 @@ def test_predict_and_features_shapes():
     batch = _batch(4)
     assert model.predict(batch)["logits"].shape == (4, 3)
     feats = model.features(batch["video"])
-    tokens = model.encoder(batch["video"])
+    tokens = model.encoder(model.normalize(batch["video"]))
     assert torch.allclose(feats, tokens.mean(1))
 
 
@@ -94,4 +95,4 @@ def test_cls_pool_needs_cls_token():
         _probe("MODEL.POOL", "cls")
     model = _probe("MODEL.POOL", "cls", "VIT.CLS_TOKEN", "True").eval()
     video = _batch(2)["video"]
-    assert torch.allclose(model.features(video), model.encoder(video)[:, 0])
+    assert torch.allclose(model.features(video), model.encoder(model.normalize(video))[:, 0])

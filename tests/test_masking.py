@@ -9,15 +9,17 @@ import torch
 from videossl.config import get_defaults
 from videossl.masking import (
     MASKERS,
+    Masker,
     build_masker,
+    clip_generators,
     cube_mask,
     cube_mask_one,
     draw_running_cell_masks,
+    mask_to_grid,
     random_mask,
     running_cell_mask,
     sample_block,
     tube_mask,
-    upsample_mask,
 )
 
 
@@ -140,13 +142,57 @@ def test_running_cell_odd_grid_and_batch():
     assert len({tuple(x.flatten().tolist()) for x in ms}) > 1
 
 
-def test_upsample_mask():
+def test_mask_to_grid():
     mask = random_mask(2, (2, 3, 3), 0.5, generator=_gen())
-    up = upsample_mask(mask, (1, 2, 2))
+    up = mask_to_grid(mask, (2, 6, 6))
     assert up.shape == (2, 2, 6, 6)
     assert torch.equal(up[:, :, ::2, ::2], mask)
     assert torch.equal(up[:, :, 1::2, 1::2], mask)
     assert up.sum() == mask.sum() * 4
+    assert mask_to_grid(mask, (2, 3, 3)) is mask
+    coarse = torch.tensor([[[[True, False]]]])  # [1,1,1,2] -> (2,2,4)
+    up = mask_to_grid(coarse, (2, 2, 4))
+    assert up[..., :2].all() and not up[..., 2:].any()
+    with pytest.raises(ValueError, match="dividing the token grid"):
+        mask_to_grid(torch.zeros(1, 3, 1, 1, dtype=torch.bool), (2, 2, 4))
+
+
+def test_draw_is_per_clip_and_repeat_aware():
+    masker = Masker("random", 0.5, (2, 8, 8))
+    a = masker.draw([7, 7, 9], (4, 16, 16))
+    assert a.shape == (3, 2, 2, 2) and a.dtype == torch.bool
+    assert torch.equal(masker.draw([9], (4, 16, 16))[0], a[2])  # independent of the batch
+    assert not torch.equal(a[0], a[1]) or not torch.equal(a[0], a[2])  # repeats differ
+    g0, g1 = clip_generators([7, 7], stream=1)
+    assert torch.rand(1, generator=g0) != torch.rand(1, generator=g1)  # k = repeat index
+
+
+def test_one_mask_resolution_helper():
+    """Only masking.py changes a mask's resolution (no other repeat_interleave of a mask)."""
+    import ast
+    from pathlib import Path
+
+    import videossl
+
+    root = Path(videossl.__file__).parent
+    offenders = []
+    for path in root.rglob("*.py"):
+        if path.name == "masking.py" and path.parent == root:
+            continue
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef) and (
+                "upsample" in node.name and "mask" in node.name or node.name.endswith("to_grid")
+            ):
+                offenders.append(f"{path.name}:{node.name}")
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("repeat_interleave", "interpolate")
+                and "mask" in ast.unparse(node.func.value).lower()
+            ):
+                offenders.append(f"{path.name}:{node.lineno}")
+    assert offenders == []
 
 
 def test_build_masker_from_config():

@@ -7,6 +7,7 @@ import torch
 from timm.optim import param_groups_layer_decay
 
 from videossl.config import get_defaults
+from videossl.masking import mask_to_grid
 from videossl.models.flops import count_gflops
 from videossl.models.mvit import MViT, build_mvit, mvit_block_plan
 from videossl.models.mvit_presets import MVIT_PRESETS, mvit_preset
@@ -87,7 +88,7 @@ def test_tiny_forward_backward_with_and_without_mask(cls_token, abs_pos):
     assert plain.shape == (2, p + 2 * 4 * 4, model.embed_dim) == (2, p + 32, 32)
     mask = torch.zeros(2, 2, 4, 4, dtype=torch.bool)  # unit grid dividing the 2x8x8 stem
     mask[:, :, :2] = True
-    masked = model(x, mask)
+    masked = model(x, mask_to_grid(mask, model.input_grid(4, 32, 32)).flatten(1))
     assert masked.shape == plain.shape and not torch.allclose(masked, plain)
     masked.square().mean().backward()
     grads = [q.grad for q in model.parameters()]
@@ -98,16 +99,16 @@ def test_tiny_forward_backward_with_and_without_mask(cls_token, abs_pos):
 def test_mask_covering_nothing_equals_no_mask():
     model = MViT(**TINY, mask_token=True).eval()
     x = torch.randn(1, 3, 4, 32, 32)
-    none = torch.zeros(1, 2, 8, 8, dtype=torch.bool)
+    none = torch.zeros(1, 2 * 8 * 8, dtype=torch.bool)  # [B,N] over the 2x8x8 stem grid
     torch.testing.assert_close(model(x, none), model(x))
 
 
 def test_mask_errors_speak_to_the_user():
     x = torch.randn(1, 3, 4, 32, 32)
     with pytest.raises(ValueError, match="mask_token=True"):
-        MViT(**TINY)(x, torch.zeros(1, 2, 8, 8, dtype=torch.bool))
-    with pytest.raises(ValueError, match="dividing"):
-        MViT(**TINY, mask_token=True)(x, torch.zeros(1, 2, 3, 3, dtype=torch.bool))
+        MViT(**TINY)(x, torch.zeros(1, 128, dtype=torch.bool))
+    with pytest.raises(ValueError, match="input grid"):  # one mask form: [B,N] at the stem
+        MViT(**TINY, mask_token=True)(x, torch.zeros(1, 2, 8, 8, dtype=torch.bool))
 
 
 def test_other_input_size_interpolates_positions():
@@ -118,18 +119,20 @@ def test_other_input_size_interpolates_positions():
     assert torch.isfinite(out).all()
 
 
-def _cfg(objective, preset="S"):
+def _cfg(preset="S"):
     cfg = get_defaults()
     cfg.MODEL.ARCH = "mvit"
-    cfg.MODEL.OBJECTIVE = objective
     cfg.MVIT.PRESET = preset
     return cfg
 
 
 def test_builder_maskfeat_variant_keeps_stride_16():
     with torch.device("meta"):
-        supervised = ENCODERS.get("mvit")(_cfg("classification", "S_MASKFEAT"))
-        maskfeat = build_mvit(_cfg("maskfeat", "S_MASKFEAT"))
+        supervised = ENCODERS.get("mvit")(_cfg("S_MASKFEAT"))
+        maskfeat = build_mvit(_cfg("S_MASKFEAT"), mask_token=True, pool_last_stage=False)
+        no_norm = build_mvit(_cfg("S_MASKFEAT"), final_norm=False)
+    assert isinstance(no_norm.norm, torch.nn.Identity)
+    assert not isinstance(supervised.norm, torch.nn.Identity)
     assert supervised.mask_token is None and maskfeat.mask_token is not None
     assert supervised.output_grid(16, 224, 224) == (8, 7, 7)
     assert maskfeat.output_grid(16, 224, 224) == (8, 14, 14)
@@ -137,11 +140,11 @@ def test_builder_maskfeat_variant_keeps_stride_16():
 
 
 def test_builder_custom_reads_mvit_fields():
-    cfg = _cfg("maskfeat", "custom")
+    cfg = _cfg("custom")
     cfg.MVIT.EMBED_DIM, cfg.MVIT.DEPTHS, cfg.MVIT.CLS_TOKEN = 16, [1, 2], False
     cfg.DATA.NUM_FRAMES, cfg.DATA.TRAIN_CROP_SIZE = 4, 32
-    model = build_mvit(cfg)
-    out = model(torch.randn(1, 3, 4, 32, 32), torch.ones(1, 2, 8, 8, dtype=torch.bool))
+    model = build_mvit(cfg, mask_token=True, pool_last_stage=False)
+    out = model(torch.randn(1, 3, 4, 32, 32), torch.ones(1, 2 * 8 * 8, dtype=torch.bool))
     assert out.shape == (1, 2 * 8 * 8, 32)  # no Q pooling in the last (second) stage
 
 
@@ -149,7 +152,7 @@ def test_act_checkpointing_gives_the_same_gradients():
     torch.manual_seed(0)
     model = MViT(**TINY, mask_token=True)
     x = torch.randn(2, 3, 4, 32, 32)
-    mask = torch.rand(2, 2, 4, 4) > 0.5
+    mask = mask_to_grid(torch.rand(2, 2, 4, 4) > 0.5, (2, 8, 8)).flatten(1)
 
     def grads():
         model.zero_grad()

@@ -3,7 +3,7 @@ import torch
 
 from videossl.config import load_config
 from videossl.models.build import build_model
-from videossl.models.objectives import _prefixed, _unit_to_grid
+from videossl.models.objectives import _prefixed
 from videossl.targets import PixelTarget, denormalize_videomae_patches, unpatchify
 
 TINY = ["VIT.PRESET", "custom", "VIT.EMBED_DIM", "32", "VIT.DEPTH", "2", "VIT.NUM_HEADS", "2"]
@@ -16,8 +16,9 @@ def _cfg(*opts):
 
 
 def _video(b=2):
-    torch.manual_seed(0)
-    return torch.randn(b, 3, 4, 32, 32)
+    """uint8 clips, as loaders ship them (the objective normalises)."""
+    g = torch.Generator().manual_seed(0)
+    return torch.randint(0, 256, (b, 3, 4, 32, 32), generator=g, dtype=torch.uint8)
 
 
 def test_maskfeat_loss_only_depends_on_masked_predictions():
@@ -89,9 +90,7 @@ def test_mae_reconstruct_and_denormalise_inverts_the_target():
     assert out["pred"].shape == (1, 8, 1536) and out["mask"].sum() == 6
     assert (out["pred"][~out["mask"]] == 0).all()
     frames = torch.rand(1, 3, 4, 32, 32)
-    mean, std = cfg.DATA.MEAN, cfg.DATA.STD
-    norm = (frames - torch.tensor(mean).view(3, 1, 1, 1)) / torch.tensor(std).view(3, 1, 1, 1)
-    target = PixelTarget(mean, std, (2, 16, 16), norm="videomae")(norm)
+    target = PixelTarget((2, 16, 16), norm="videomae")(frames)
     pixels = denormalize_videomae_patches(target, frames, (2, 16, 16))
     torch.testing.assert_close(
         unpatchify(pixels, (2, 16, 16), (2, 2, 2)), frames, atol=1e-4, rtol=1e-4
@@ -131,7 +130,43 @@ def test_group_matcher_is_prefixed_for_layer_decay():
     ]
 
 
-def test_unit_grid_upsampling():
-    mask = torch.tensor([[[[True, False]]]])  # [1,1,1,2]
-    up = _unit_to_grid(mask, (2, 2, 4))
-    assert up.shape == (1, 2, 2, 4) and up[0, :, :, :2].all() and not up[0, :, :, 2:].any()
+@pytest.mark.parametrize("objective", ["maskfeat", "mae"])
+def test_objective_draws_the_loader_masks_from_the_clip_seeds(objective):
+    """MASK.IN_LOADER moves the draw, not its result: both come from the clip's seed."""
+    from videossl.data.build import MaskingCollate
+
+    opts = ["MODEL.OBJECTIVE", objective, "MASK.UNIT", "[2, 16, 16]", "MASK.RATIO", "0.5"]
+    if objective == "mae":
+        opts += ["MASK.TYPE", "tube", "TARGET.NAMES", "['pixel']"]
+        opts += ["MASK.DECODER_TYPE", "running_cell", "MASK.DECODER_RATIO", "0.5"]
+    model = build_model(_cfg(*opts)).eval()
+    video, seeds = _video(), torch.tensor([11, 12])
+    in_loader = MaskingCollate(model.masker)(
+        [{"video": v, "seed": s} for v, s in zip(video, seeds)]
+    )
+    assert in_loader["mask"].shape == (2, 2, 2, 2) and in_loader["mask"].any()
+    with torch.no_grad():
+        expected = model(in_loader)
+        torch.manual_seed(123)  # the global RNG plays no part
+        drawn = model({"video": video, "seed": seeds})
+        other = model({"video": video, "seed": torch.tensor([13, 14])})
+    assert drawn.keys() == expected.keys()
+    for k in expected:
+        torch.testing.assert_close(drawn[k], expected[k], atol=0, rtol=0)
+    assert any(not torch.equal(other[k], expected[k]) for k in expected)
+
+
+def test_running_cell_phase_comes_from_the_clip_seed():
+    from videossl.models.build import running_cell_decode_mask
+
+    mask = torch.zeros(4, 32, dtype=torch.bool)
+    torch.manual_seed(0)
+    a = running_cell_decode_mask(mask, (2, 4, 4), [1, 2, 3, 4], ratio=0.5)
+    torch.manual_seed(1)
+    b = running_cell_decode_mask(mask, (2, 4, 4), [1, 2, 3, 4], ratio=0.5)
+    assert torch.equal(a, b) and a.shape == (4, 32) and a.sum() == 4 * 16
+    phases = {
+        tuple(running_cell_decode_mask(mask[:1], (2, 4, 4), [s], ratio=0.5)[0].tolist())
+        for s in range(20)
+    }
+    assert len(phases) == 4  # every phase is reachable

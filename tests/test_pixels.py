@@ -35,9 +35,9 @@ def test_patchify_layout_and_inverse():
 
 def test_videomae_normalisation_matches_direct_computation():
     video = _video()
-    out = PixelTarget(MEAN, STD, (2, 16, 16), norm="videomae")(video)
+    pix = _unnorm(video)  # [0,1] pixels: the clip a "videomae" target is fed
+    out = PixelTarget((2, 16, 16), norm="videomae")(pix)
     assert out.shape == (2, 12, 1536)
-    pix = _unnorm(video)
     # token 7 = (t=1, h=0, w=1); channel 1
     patch = pix[0, 1, 2:4, 0:16, 16:32].reshape(-1)
     expected = (patch - patch.mean()) / (patch.std(unbiased=True) + 1e-6)
@@ -49,7 +49,8 @@ def test_videomae_normalisation_matches_direct_computation():
 
 def test_maest_normalisation_and_frames():
     video = _video((1, 3, 16, 16, 32))
-    target = PixelTarget(MEAN, STD, (2, 16, 16), norm="maest")
+    target = PixelTarget((2, 16, 16), norm="maest")
+    assert target.input_space == "normalized"
     out = target(video)
     assert target.dim == 768 and out.shape == (1, 8 * 2, 768)
     frames = torch.linspace(0, 15, 8).long().tolist()
@@ -62,27 +63,25 @@ def test_maest_normalisation_and_frames():
 
 def test_none_is_raw_pixels():
     video = _video()
-    out = PixelTarget(MEAN, STD, norm="none")(video)
+    out = PixelTarget(norm="none")(_unnorm(video))
     torch.testing.assert_close(out, patchify(_unnorm(video), (2, 16, 16)))
 
 
 def test_denormalize_inverts_videomae_target():
     video = _video()
-    target = PixelTarget(MEAN, STD, norm="videomae")(video)
-    back = denormalize_videomae_patches(target, video, (2, 16, 16), mean=MEAN, std=STD)
-    torch.testing.assert_close(back, patchify(_unnorm(video), (2, 16, 16)), atol=1e-5, rtol=0)
+    pix = _unnorm(video)
+    target = PixelTarget(norm="videomae")(pix)
+    back = denormalize_videomae_patches(target, pix, (2, 16, 16))
+    torch.testing.assert_close(back, patchify(pix, (2, 16, 16)), atol=1e-5, rtol=0)
     clip = unpatchify(back, (2, 16, 16), (2, 2, 3))
-    torch.testing.assert_close(clip, _unnorm(video), atol=1e-5, rtol=0)
-    # a [0,1] clip needs no mean/std
-    back01 = denormalize_videomae_patches(target, _unnorm(video), (2, 16, 16))
-    torch.testing.assert_close(back01, back)
+    torch.testing.assert_close(clip, pix, atol=1e-5, rtol=0)
 
 
 def test_no_grad_and_bad_norm():
     video = _video().requires_grad_(True)
-    assert not PixelTarget(MEAN, STD)(video).requires_grad
+    assert not PixelTarget()(video).requires_grad
     with pytest.raises(ValueError, match="norm"):
-        PixelTarget(MEAN, STD, norm="bogus")
+        PixelTarget(norm="bogus")
 
 
 def test_build_targets_from_config():
@@ -93,7 +92,7 @@ def test_build_targets_from_config():
     hog, w_hog = targets["hog"]
     pix, w_pix = targets["pixel"]
     assert (hog.dim, w_hog, pix.dim, w_pix) == (108, 1.0, 1536, 0.5)
-    assert pix.mean == tuple(cfg.DATA.MEAN)
+    assert pix.input_space == "unit" and hog.input_space == "normalized"
     cfg.TARGET.NAMES, cfg.TARGET.WEIGHTS = ["nope"], [1.0]
     with pytest.raises(ValueError, match="nope"):
         build_targets(cfg)

@@ -271,7 +271,7 @@ def _one_step_params():
 
 @pytest.mark.parametrize("name", _one_step_params())
 def test_config_trains_one_step(name, kinetics_root, tmp_path):
-    from videossl.engine.job import run_job
+    from videossl.job import run_job
 
     opts = COMMON + EXTRA[name] + _data_opts(name, kinetics_root, tmp_path)
     opts += ["OUTPUT_DIR", str(tmp_path / "out")]

@@ -5,7 +5,7 @@ from timm.optim import param_groups_layer_decay
 from videossl.config import get_defaults
 from videossl.models.flops import count_params
 from videossl.models.registry import ENCODERS
-from videossl.models.vit import VisionTransformer3D, upsample_to_grid, vit_b, vit_h, vit_l, vit_s
+from videossl.models.vit import VisionTransformer3D, vit_b, vit_h, vit_l, vit_s
 
 TINY = dict(img_size=32, num_frames=4, patch_size=8, embed_dim=32, depth=2, num_heads=2)
 
@@ -26,6 +26,7 @@ def test_three_modes_forward_backward(pos, cls):
     x = _x()
     mask = torch.zeros(2, 2, 4, 4, dtype=torch.bool)
     mask[:, :, :, :3] = True
+    mask = mask.flatten(1)  # [B,N] over the input grid
     P = int(cls)
     out_all, out_mask, out_vis = m(x), m(x, mask=mask), m.forward_visible(x, mask)
     assert out_all.shape == (2, P + 32, 32) and out_mask.shape == out_all.shape
@@ -42,6 +43,7 @@ def test_mask_token_replaces_only_masked_tokens():
     x = _x()
     mask = torch.zeros(2, 2, 4, 4, dtype=torch.bool)
     mask[0, 1, 2, 3] = True
+    mask = mask.flatten(1)  # the encoders' one mask form: [B,N] over the input grid
     a, b = m(x), m(x, mask=mask)
     diff = (a - b).abs().sum(-1) > 0
     assert diff[0, 1 * 16 + 2 * 4 + 3] and diff.sum() == 1
@@ -49,12 +51,12 @@ def test_mask_token_replaces_only_masked_tokens():
         tiny()(x, mask=mask)
 
 
-def test_coarse_mask_is_upsampled():
-    mask = torch.tensor([[[[True, False]]]])  # [1,1,1,2] -> grid (2,2,4)
-    up = upsample_to_grid(mask, (2, 2, 4)).reshape(1, 2, 2, 4)
-    assert up[..., :2].all() and not up[..., 2:].any()
-    with pytest.raises(ValueError, match="dividing"):
-        upsample_to_grid(torch.zeros(1, 3, 1, 1, dtype=torch.bool), (2, 2, 4))
+def test_encoder_takes_one_mask_form():
+    m = tiny(use_mask_token=True)
+    with pytest.raises(ValueError, match=r"\[B,N\]"):  # a unit-grid mask is the objective's
+        m(_x(), mask=torch.zeros(2, 1, 1, 2, dtype=torch.bool))
+    with pytest.raises(ValueError, match="input grid"):
+        m.forward_visible(_x(), torch.zeros(2, 31, dtype=torch.bool))
 
 
 def test_forward_visible_equals_blocks_on_subset_by_hand():
@@ -138,13 +140,13 @@ def test_build_vit_from_config():
     cfg.VIT.PRESET = "custom"
     cfg.VIT.EMBED_DIM, cfg.VIT.DEPTH, cfg.VIT.NUM_HEADS, cfg.VIT.PATCH_SIZE = 32, 1, 2, 8
     cfg.DATA.NUM_FRAMES, cfg.DATA.TRAIN_CROP_SIZE = 4, 32
-    cfg.MODEL.OBJECTIVE = "maskfeat"
     cfg.MODEL.ACT_CHECKPOINT = True
-    m = ENCODERS.get("vit")(cfg)
+    cfg.MODEL.OBJECTIVE = "classification"  # ignored: the switches are keyword arguments
+    m = ENCODERS.get("vit")(cfg, mask_token=True)
     assert m.mask_token is not None and m.grad_checkpointing and len(m.blocks) == 1
     assert not isinstance(m.norm, torch.nn.Identity)
-    cfg.MODEL.OBJECTIVE, cfg.MODEL.POOL, cfg.MODEL.FC_NORM = "classification", "mean", True
-    assert isinstance(ENCODERS.get("vit")(cfg).norm, torch.nn.Identity)
+    assert ENCODERS.get("vit")(cfg).mask_token is None
+    assert isinstance(ENCODERS.get("vit")(cfg, final_norm=False).norm, torch.nn.Identity)
     cfg.VIT.PRESET = "X"
     with pytest.raises(ValueError, match="VIT.PRESET"):
         ENCODERS.get("vit")(cfg)

@@ -15,7 +15,6 @@ labels.npy [V] int64, paths.txt (line v = video v); with --per-clip also clip_fe
 from __future__ import annotations
 
 import argparse
-import functools
 import logging
 import sys
 
@@ -24,7 +23,6 @@ import torch
 from videossl import checkpoint as ckpt
 from videossl.config import load_config
 from videossl.data.build import build_dataset, collate
-from videossl.engine.inputs import normalize_clips
 from videossl.features import (
     average_views,
     deduplicate_views,
@@ -32,7 +30,8 @@ from videossl.features import (
     per_clip_array,
     save_features,
 )
-from videossl.models.build import build_encoder
+from videossl.models.build import build_model
+from videossl.models.normalize import Normalize
 from videossl.pretrained import FORMATS, load_pretrained
 
 logger = logging.getLogger("extract_features")
@@ -55,7 +54,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def run(args: argparse.Namespace) -> dict[str, str]:
     cfg = load_config([args.cfg], args.opts)
     device = torch.device(args.device)
-    encoder = build_encoder(cfg)
+    encoder = build_model(cfg).encoder  # with the switches its objective gives it
     path = ckpt.resolve(args.checkpoint)
     report = load_pretrained(encoder, path, fmt=args.format, target_prefix="")
     if not report.loaded:
@@ -84,7 +83,7 @@ def run(args: argparse.Namespace) -> dict[str, str]:
             pool=cfg.MODEL.POOL,
             device=device,
             amp=cfg.TRAIN.AMP if device.type == "cuda" else "",
-            preprocess=functools.partial(normalize_clips, mean=cfg.DATA.MEAN, std=cfg.DATA.STD),
+            preprocess=Normalize(cfg.DATA.MEAN, cfg.DATA.STD).to(device),
         )
     )
     features, counts = average_views(

@@ -51,9 +51,9 @@ def load_clip(cfg, video: str | None) -> torch.Tensor:
 
 def normalise(frames: torch.Tensor, cfg) -> torch.Tensor:
     """[3,T,H,W] in [0,1] -> [1,3,T,H,W] normalised with DATA.MEAN / DATA.STD."""
-    mean = torch.tensor(cfg.DATA.MEAN).view(3, 1, 1, 1)
-    std = torch.tensor(cfg.DATA.STD).view(3, 1, 1, 1)
-    return ((frames - mean) / std)[None]
+    from videossl.models.normalize import Normalize
+
+    return Normalize(cfg.DATA.MEAN, cfg.DATA.STD)(frames[None] * 255)
 
 
 def add_masks_args(parser: argparse.ArgumentParser) -> None:
@@ -110,7 +110,7 @@ def run_recon(cfg, args: argparse.Namespace) -> list[str]:
     model.eval()
     frames = load_clip(cfg, args.video)
     torch.manual_seed(args.seed)
-    out = model.reconstruct(normalise(frames, cfg))
+    out = model.reconstruct(frames[None] * 255)  # the objective normalises its input
     patch = target_patch_size(cfg)
     pixels = denormalize_videomae_patches(out["pred"], frames[None], patch)
     recon = unpatchify(pixels, patch, tuple(out["grid"].tolist()))[0].clamp(0, 1)

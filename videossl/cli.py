@@ -104,7 +104,7 @@ def _cli_overrides(args: argparse.Namespace) -> list[str]:
 
 
 def _worker(cfg) -> dict[str, Any]:
-    from .engine.job import run_job
+    from .job import run_job
 
     return run_job(cfg)
 

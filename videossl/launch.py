@@ -140,7 +140,7 @@ def job_rendezvous(env: submitit.JobEnvironment, attempt: int = 0) -> dict[str, 
 
 
 class TrainJob(submitit.helpers.Checkpointable):
-    """Runs `run_fn(cfg)` (default: `videossl.engine.job.run_job`) in every task of a job.
+    """Runs `run_fn(cfg)` (default: `videossl.job.run_job`) in every task of a job.
 
     `save_fn()` (default: `videossl.engine.preemption.save_now`) checkpoints the running
     trainer when the job is pre-empted or reaches its time limit.
@@ -202,7 +202,7 @@ class TrainJob(submitit.helpers.Checkpointable):
         )
         run_fn = self.run_fn
         if run_fn is None:
-            from .engine.job import run_job as run_fn
+            from .job import run_job as run_fn
         try:
             return run_fn(cfg)
         finally:

@@ -12,6 +12,11 @@ signature::
 
 Randomness comes only from `generator` (a torch.Generator); masks are drawn on the generator's
 device and moved to `device`.
+
+`Masker.draw(seeds, input_shape)` draws one mask per clip from a CPU generator seeded with
+(the clip's sample seed, its repeat index, the mask stream), so the loader workers
+(MASK.IN_LOADER) and the objective draw the same mask for the same clip. `mask_to_grid` is the
+one conversion of a mask to another resolution (the objective calls it once per grid it needs).
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ import numpy as np
 import torch
 from fvcore.common.config import CfgNode
 from fvcore.common.registry import Registry
+
+from .data.sampler import mix_seed
 
 MASKERS = Registry("MASKERS")
 MASKERS.__doc__ = "Masker functions: (batch_size, grid, ratio, *, generator, device, **kw)."
@@ -264,12 +271,48 @@ def draw_running_cell_masks(
     return all_masks[offsets].to(device)
 
 
-def upsample_mask(mask: torch.Tensor, factor: Sequence[int]) -> torch.Tensor:
-    """Nearest repeat of a mask [B,t,h,w] by (ft,fh,fw) -> [B,t*ft,h*fh,w*fw]."""
-    ft, fh, fw = (int(f) for f in factor)
-    return (
-        mask.repeat_interleave(ft, dim=1).repeat_interleave(fh, dim=2).repeat_interleave(fw, dim=3)
-    )
+def mask_to_grid(mask: torch.Tensor, grid: Sequence[int]) -> torch.Tensor:
+    """A mask [B,t,h,w] at the resolution `grid` (T',H',W'), each of which t,h,w must divide:
+    nearest repeat -> [B,T',H',W'] (the mask itself when the grids are equal)."""
+    grid = tuple(int(g) for g in grid)
+    if mask.dim() != 4 or len(grid) != 3 or any(g % m for g, m in zip(grid, mask.shape[1:])):
+        raise ValueError(
+            f"A mask of shape {tuple(mask.shape)} must be [B,t,h,w] with (t,h,w) dividing the "
+            f"token grid {grid}: choose MASK.UNIT as a multiple of the encoder's patch."
+        )
+    for dim, (g, m) in enumerate(zip(grid, mask.shape[1:]), start=1):
+        if g != m:
+            mask = mask.repeat_interleave(g // m, dim=dim)
+    return mask
+
+
+MASK_STREAM = 0x6D61736B  # "mask": keeps the mask draws apart from the clip's own
+DECODE_STREAM = 0x64656364  # "decd": the running-cell decoder mask
+
+
+def clip_generators(seeds: Sequence[int], stream: int) -> list[torch.Generator]:
+    """One CPU generator per clip, seeded mix_seed(seed, k, stream), where k counts the earlier
+    clips with the same seed (the repeat index of DATA.NUM_REPEATED_SAMPLES, whose repeats the
+    collate lays out next to each other)."""
+    seen: dict[int, int] = {}
+    out = []
+    for seed in (int(s) for s in seeds):
+        k = seen.get(seed, 0)
+        seen[seed] = k + 1
+        out.append(torch.Generator().manual_seed(mix_seed(seed, k, stream)))
+    return out
+
+
+def batch_seeds(batch: dict, batch_size: int) -> list[int]:
+    """The clips' sample seeds (``batch["seed"]``, from the sampler), or, for batches without
+    them, seeds drawn from torch's global RNG (which the trainer seeds per step)."""
+    seeds = batch.get("seed")
+    if seeds is None:
+        return torch.randint(2**62, (batch_size,)).tolist()
+    seeds = seeds.reshape(-1).tolist()
+    if len(seeds) != batch_size:
+        raise ValueError(f"batch['seed'] has {len(seeds)} seeds for {batch_size} clips.")
+    return seeds
 
 
 class Masker:
@@ -313,6 +356,14 @@ class Masker:
         return self.fn(
             batch_size, grid, self.ratio, generator=generator, device=device, **self.kwargs
         )
+
+    def draw(
+        self, seeds: Sequence[int], input_shape: Sequence[int], *, device: Device = None
+    ) -> torch.Tensor:
+        """One mask per clip, bool [len(seeds), t, h, w], from `clip_generators(seeds)`: the
+        same masks whether drawn in a loader worker or by the objective."""
+        gens = clip_generators(seeds, MASK_STREAM)
+        return torch.cat([self(1, input_shape, generator=g) for g in gens]).to(device)
 
     def __repr__(self) -> str:
         return f"Masker({self.name!r}, ratio={self.ratio}, unit={self.unit}, {self.kwargs})"

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
-from videossl.masking import upsample_mask
+from videossl.masking import mask_to_grid
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def plot_masks(
     """
     _, t_in, h_in, w_in = frames.shape
     k, t, h, w = masks.shape
-    pixel = upsample_mask(masks.cpu(), (t_in // t, h_in // h, w_in // w)).numpy()  # [K,T,H,W]
+    pixel = mask_to_grid(masks.cpu(), (t_in, h_in, w_in)).numpy()  # [K,T,H,W]
     step = max(1, math.ceil(t_in / max_frames))
     cols = list(range(0, t_in, step))
     fig = Figure(figsize=(2 * len(cols), 2 * k + 0.4))
@@ -190,8 +190,7 @@ def plot_reconstruction(
     mask bool [t,h,w] on any grid dividing (T,H,W) (True = masked).
     """
     _, t_in, h_in, w_in = frames.shape
-    t, h, w = mask.shape
-    pixel = upsample_mask(mask[None].cpu(), (t_in // t, h_in // h, w_in // w))[0]  # [T,H,W]
+    pixel = mask_to_grid(mask[None].cpu(), (t_in, h_in, w_in))[0]  # [T,H,W]
     pixel = pixel[None].float()
     masked = frames.cpu() * (1 - pixel) + 0.5 * pixel
     pasted = recon.cpu() * pixel + frames.cpu() * (1 - pixel)

@@ -458,11 +458,17 @@ def section_throughput(args: argparse.Namespace) -> dict[str, Any]:
     batch_size = args.batch
     if not batch_size:
         batch_size = _batch_search(
-            cfg, device, step, total_mem, search, max_batch=2 if args.dry_run else 512
+            cfg,
+            device,
+            step,
+            total_mem,
+            search,
+            max_batch=2 if args.dry_run else 512,
+            masker=getattr(model, "masker", None),
         )
     if not batch_size:
         raise SectionFailed({"model": what, "error": "batch 2 does not fit", "search": search})
-    batch = _tiny_batch(cfg, batch_size, seed=0, device=device)
+    batch = _tiny_batch(cfg, batch_size, 0, device, getattr(model, "masker", None))
     t0 = time.perf_counter()
     for _ in range(3):  # warm-up (and compilation)
         loss = step(batch)
@@ -499,7 +505,7 @@ def section_throughput(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _batch_search(cfg, device, step, total_mem, search, *, max_batch: int) -> int:
+def _batch_search(cfg, device, step, total_mem, search, *, max_batch: int, masker=None) -> int:
     """Largest power-of-two batch whose two steps keep reserved memory below 90%."""
     import torch
 
@@ -509,7 +515,7 @@ def _batch_search(cfg, device, step, total_mem, search, *, max_batch: int) -> in
             if device.type == "cuda":
                 torch.cuda.empty_cache()
                 torch.cuda.reset_peak_memory_stats(device)
-            batch = _tiny_batch(cfg, b, seed=0, device=device)
+            batch = _tiny_batch(cfg, b, 0, device, masker)
             step(batch)
             step(batch)
             frac = _peak_reserved(device) / total_mem if total_mem else 0.0
@@ -552,7 +558,8 @@ def _forward_macs(model, cfg, device) -> float | None:
     try:
         with torch.no_grad():
             # Two clips (Mixup pairs them), per clip.
-            total = flop_analysis(model, (_tiny_batch(cfg, 2, 0, device),), device=device.type)
+            batch = _tiny_batch(cfg, 2, 0, device, getattr(model, "masker", None))
+            total = flop_analysis(model, (batch,), device=device.type)
             return float(total.total()) / 2
     except Exception:  # noqa: BLE001
         traceback.print_exc()
@@ -568,7 +575,7 @@ def section_data_feed(args: argparse.Namespace) -> dict[str, Any]:
     from videossl.data.build import build_dataset, collate
     from videossl.data.loader import make_loader
     from videossl.data.options import transform_from_config
-    from videossl.engine.inputs import normalize_clips as normalize_batch
+    from videossl.models.normalize import Normalize
 
     device = _device(args)
     cores = len(os.sched_getaffinity(0))
@@ -600,12 +607,11 @@ def section_data_feed(args: argparse.Namespace) -> dict[str, Any]:
             seed=0,
             collate_fn=collate,
         )
+        normalize = Normalize(cfg.DATA.MEAN, cfg.DATA.STD).to(device)
         clips, start, first = 0, None, None
         t0 = time.perf_counter()
         for batch in loader:
-            video = normalize_batch(
-                batch["video"].to(device, non_blocking=True), cfg.DATA.MEAN, cfg.DATA.STD
-            )
+            video = normalize(batch["video"].to(device, non_blocking=True))
             if start is None:  # exclude worker start-up
                 first = time.perf_counter() - t0
                 start = time.perf_counter()
@@ -648,20 +654,20 @@ def _tiny_classifier(device):
     return build_model(cfg).to(device), cfg
 
 
-def _tiny_batch(cfg, batch: int, seed: int, device=None) -> dict:
-    """Synthetic normalised clips (and masks, as the loader draws them) for `cfg`'s input."""
+def _tiny_batch(cfg, batch: int, seed: int, device=None, masker=None) -> dict:
+    """Synthetic uint8 clips for `cfg`'s input, with masks drawn by the objective's `masker`
+    (as the loader draws them, MASK.IN_LOADER) when it has one."""
     import torch
-
-    from videossl.masking import build_masker
 
     gen = torch.Generator().manual_seed(seed)
     t, s = cfg.DATA.NUM_FRAMES, cfg.DATA.TRAIN_CROP_SIZE
     out = {
-        "video": torch.randn(batch, 3, t, s, s, generator=gen),
+        "video": torch.randint(0, 256, (batch, 3, t, s, s), generator=gen, dtype=torch.uint8),
         "label": torch.randint(0, cfg.MODEL.NUM_CLASSES, (batch,), generator=gen),
     }
-    if cfg.MODEL.OBJECTIVE in ("mae", "maskfeat"):
-        out["mask"] = build_masker(cfg)(batch, (t, s, s), generator=gen)
+    if masker is not None:
+        seeds = torch.randint(2**62, (batch,), generator=gen).tolist()
+        out["mask"] = masker.draw(seeds, (t, s, s))
     if device is not None:
         out = {k: v.to(device) for k, v in out.items()}
     return out

@@ -55,12 +55,14 @@ def make_input(shape: list[int], kind: str, seed: int) -> torch.Tensor:
     gen = torch.Generator().manual_seed(seed)
     if kind == "randn":
         return torch.randn(*shape, generator=gen)
-    from videossl.engine.inputs import normalize_clips as normalize_batch
+    from videossl.config import get_defaults
+    from videossl.models.normalize import Normalize
 
     clip = torch.randint(0, 256, shape, generator=gen, dtype=torch.uint8)
     h, w = shape[-2:]
     clip[..., : h // 2, : w // 2] = 128  # a flat quarter
-    return normalize_batch(clip, mean=(0.45, 0.45, 0.45), std=(0.225, 0.225, 0.225))
+    data = get_defaults().DATA
+    return Normalize(data.MEAN, data.STD)(clip)
 
 
 def _time_pair(

@@ -136,7 +136,7 @@ def run_config(args: argparse.Namespace) -> dict[str, Any]:
     from videossl.config import load_config
     from videossl.engine.optim import build_optimizer
     from videossl.engine.trainer import autocast, peak_memory_mb
-    from videossl.models.build import build_encoder, build_model
+    from videossl.models.build import build_model
     from videossl.models.flops import count_gflops
 
     cfg = load_config(args.cfg, args.opts)
@@ -151,12 +151,12 @@ def run_config(args: argparse.Namespace) -> dict[str, Any]:
     opt = build_optimizer(model, lr=1e-4, weight_decay=0.05, fused=cfg.SOLVER.FUSED)
     T, S, B = cfg.DATA.NUM_FRAMES, cfg.DATA.TRAIN_CROP_SIZE, cfg.TRAIN.BATCH_SIZE
     batch = {
-        "video": torch.randn(B, 3, T, S, S, device=device),
+        "video": torch.randint(0, 256, (B, 3, T, S, S), dtype=torch.uint8, device=device),
         "label": torch.randint(0, cfg.MODEL.NUM_CLASSES, (B,), device=device),
     }
     try:
         with torch.device("meta"):
-            gflops = count_gflops(build_encoder(cfg), (1, 3, T, S, S), device="meta")
+            gflops = count_gflops(build_model(cfg).encoder, (1, 3, T, S, S), device="meta")
     except Exception:  # fvcore cannot trace some modules on meta
         gflops = float("nan")
     times = []
@@ -172,7 +172,7 @@ def run_config(args: argparse.Namespace) -> dict[str, Any]:
         times.append(time.perf_counter() - start)
     step = sum(times[1:]) / max(len(times) - 1, 1)
     return {
-        "model": f"{cfg.MODEL.OBJECTIVE}/{cfg.MODEL.ARCH} ({T}x{S}^2, batch {B}, amp "
+        "model": f"{type(model).__name__}/{cfg.MODEL.ARCH} ({T}x{S}^2, batch {B}, amp "
         f"'{cfg.TRAIN.AMP}', act-ckpt {cfg.MODEL.ACT_CHECKPOINT}, {device.type})",
         "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
         "encoder_gflops_per_view": gflops,

@@ -15,7 +15,6 @@ from torch.utils.data import Dataset
 
 from .folder import FolderDataset
 from .kinetics import KineticsDataset
-from .sampler import mix_seed
 from .ssv2 import SSv2Dataset
 
 DATASETS = Registry("DATASETS")
@@ -93,16 +92,14 @@ def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
     return batch
 
 
-_MASK_STREAM = 0x6D61736B  # "mask": keeps the mask draws apart from the clip's own
-
-
 class MaskingCollate:
     """``collate``, then one mask per clip drawn in the loader worker (MASK.IN_LOADER).
 
-    ``masker(batch_size, (T,H,W), generator=...)`` is called once per clip with a generator
-    seeded from (the item's ``seed``, the repeat index, a stream id apart from the clip's), so
-    the masks depend on the sample, not on the worker or the batch it lands in. Items without a
-    seed get seeds from torch's global RNG. A picklable object (spawned workers receive it)."""
+    ``masker`` is the objective's own (``model.masker``, a ``videossl.masking.Masker``); its
+    ``draw(seeds, (T,H,W))`` seeds one generator per clip from (the item's ``seed``, the repeat
+    index, the mask stream), so a clip gets the same mask here as when the objective draws it,
+    whatever worker or batch it lands in. Items without a seed get one from torch's global RNG.
+    A picklable object (spawned workers receive it)."""
 
     def __init__(self, masker: Any) -> None:
         self.masker = masker
@@ -111,13 +108,10 @@ class MaskingCollate:
         batch = collate(items)
         video = batch["video"]
         repeats = video.shape[0] // len(items)
-        shape = tuple(video.shape[2:])
-        masks = []
+        seeds = []
         for item in items:
             seed = item.get("seed")
             seed = int(torch.randint(2**62, ())) if seed is None else int(seed)
-            for k in range(repeats):
-                g = torch.Generator().manual_seed(mix_seed(seed, k, _MASK_STREAM))
-                masks.append(self.masker(1, shape, generator=g))
-        batch["mask"] = torch.cat(masks)
+            seeds += [seed] * repeats
+        batch["mask"] = self.masker.draw(seeds, tuple(video.shape[2:]))
         return batch

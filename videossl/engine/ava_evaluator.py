@@ -38,6 +38,11 @@ class AVAEvaluator:
     """Built as `AVAEvaluator(cfg, dataset)`; `process(batch, outputs)` per batch,
     `summarize()` on every rank -> {"mAP": percent, "num_keyframes", "num_boxes"}."""
 
+    @classmethod
+    def from_config(cls, cfg: CfgNode, dataset: Any, tag: str) -> dict[str, Any]:
+        """Constructor keywords: the config itself (AVA.* annotation files and protocol)."""
+        return dict(cfg=cfg, dataset=dataset, tag=tag)
+
     def __init__(self, cfg: CfgNode, dataset: Any = None, *, tag: str = "test") -> None:
         ava = cfg.AVA
         self.label_map = read_label_map(_resolve(ava.ANNOTATION_DIR, ava.LABEL_MAP_FILE))

@@ -15,7 +15,10 @@ from ..distributed import all_gather_object, is_main_process
 logger = logging.getLogger(__name__)
 
 EVALUATORS = Registry("EVALUATORS")
-EVALUATORS.__doc__ = "Evaluators by name; built as cls(dataset=..., output_dir=..., **kw)."
+EVALUATORS.__doc__ = (
+    "Evaluators by name (an objective's registry entry names its own); built as "
+    "cls(**cls.from_config(cfg, dataset, tag))."
+)
 
 
 def topk_accuracy(probs: torch.Tensor, labels: torch.Tensor, k: int) -> float:
@@ -61,6 +64,17 @@ class ClassificationEvaluator:
         self.save_predictions = save_predictions
         self.tag = tag
         self.reset()
+
+    @classmethod
+    def from_config(cls, cfg: Any, dataset: Any, tag: str) -> dict[str, Any]:
+        """Constructor keywords from OUTPUT_DIR and TEST.*."""
+        return dict(
+            dataset=dataset,
+            output_dir=cfg.OUTPUT_DIR,
+            ensemble=cfg.TEST.ENSEMBLE_METHOD,
+            save_predictions=cfg.TEST.SAVE_PREDICTIONS,
+            tag=tag,
+        )
 
     def reset(self) -> None:
         self.views: dict[tuple[int, int], torch.Tensor] = {}
@@ -158,3 +172,7 @@ def save_confusion_png(cm: torch.Tensor, path: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
+
+
+# Evaluators defined in their own modules register themselves on import.
+from . import ava_evaluator  # noqa: E402, F401

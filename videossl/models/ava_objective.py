@@ -20,19 +20,17 @@ from .roi_head import AVARoIHead
 class AVADetector(_EncoderObjective):
     """Per-box multi-label action classification on given person boxes."""
 
-    # the engine builds this evaluator (videossl/engine/ava_evaluator.py) for it
-    evaluator = "AVAEvaluator"
-
-    def __init__(self, *, encoder: nn.Module, head: AVARoIHead) -> None:
+    def __init__(self, *, encoder: nn.Module, head: AVARoIHead, normalize: nn.Module) -> None:
         super().__init__()
+        self.normalize = normalize
         self.encoder = encoder
         self.head = head
 
     def logits(self, batch: dict) -> torch.Tensor:
         """[R,K] action logits for the batch's boxes."""
-        video = batch["video"]
+        video = batch["video"]  # uint8 [B,3,T,H,W]
         T, H, W = video.shape[2:]
-        tokens = self.encoder(video)
+        tokens = self.encoder(self.normalize(video))
         grid = self.encoder.output_grid(T, H, W)
         return self.head(tokens, grid, batch["boxes"], (H, W))
 
@@ -46,11 +44,10 @@ class AVADetector(_EncoderObjective):
         return {"scores": logits.sigmoid(), "logits": logits}
 
 
-@OBJECTIVES.register("ava")
+@OBJECTIVES.register("ava", evaluator="AVAEvaluator")  # engine/ava_evaluator.py
 def build_ava(cfg: CfgNode) -> nn.Module:
     """AVA detector on the configured encoder (MODEL.ARCH), head options from AVA.*."""
-    from ..engine import ava_evaluator  # noqa: F401  (registers AVAEvaluator)
-    from .build import build_encoder
+    from .build import build_encoder, build_normalize
 
     encoder = build_encoder(cfg)
     head = AVARoIHead(
@@ -62,4 +59,4 @@ def build_ava(cfg: CfgNode) -> nn.Module:
         dropout=cfg.AVA.ROI_DROPOUT,
         init_scale=cfg.MODEL.HEAD_INIT_SCALE,
     )
-    return AVADetector(encoder=encoder, head=head)
+    return AVADetector(encoder=encoder, head=head, normalize=build_normalize(cfg))

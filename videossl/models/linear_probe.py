@@ -15,7 +15,7 @@ from timm.layers import trunc_normal_
 from torch import Tensor, nn
 
 from ..features import pool_tokens
-from .build import build_encoder
+from .build import build_encoder, build_normalize
 from .registry import OBJECTIVES
 
 
@@ -31,6 +31,7 @@ class LinearProbe(nn.Module):
         num_classes: K.
         pool: "mean" (average the N patch tokens) or "cls" (token 0).
         label_smoothing: for the cross-entropy loss.
+        normalize: uint8 clip -> normalised float clip (`models/normalize.py`).
     """
 
     def __init__(
@@ -40,8 +41,10 @@ class LinearProbe(nn.Module):
         num_classes: int,
         pool: str = "mean",
         label_smoothing: float = 0.0,
+        normalize: nn.Module,
     ) -> None:
         super().__init__()
+        self.normalize = normalize
         if pool not in ("mean", "cls"):
             raise ValueError(f"pool must be 'mean' or 'cls', got {pool!r}")
         if pool == "cls" and encoder.num_prefix_tokens < 1:
@@ -66,9 +69,9 @@ class LinearProbe(nn.Module):
         return self
 
     def features(self, video: Tensor) -> Tensor:
-        """video [B,3,T,H,W] -> pooled encoder features [B,C] (before the BatchNorm)."""
+        """uint8 video [B,3,T,H,W] -> pooled encoder features [B,C] (before the BatchNorm)."""
         with torch.no_grad():
-            tokens = self.encoder(video)  # [B,P+N,C]
+            tokens = self.encoder(self.normalize(video))  # [B,P+N,C]
         return pool_tokens(tokens, self.pool, self.encoder.num_prefix_tokens).float()
 
     def forward(self, batch: dict[str, Any]) -> dict[str, Tensor]:
@@ -87,7 +90,7 @@ class LinearProbe(nn.Module):
         return {"head": r"^head"}
 
 
-@OBJECTIVES.register("linear_probe")
+@OBJECTIVES.register("linear_probe", evaluator="ClassificationEvaluator")
 def build_linear_probe(cfg: CfgNode) -> LinearProbe:
     """Encoder from MODEL.ARCH and its family node; MODEL.NUM_CLASSES, MODEL.POOL,
     MODEL.LABEL_SMOOTHING. Pretrained weights come from TRAIN.CHECKPOINT_FILE_PATH."""
@@ -96,4 +99,5 @@ def build_linear_probe(cfg: CfgNode) -> LinearProbe:
         num_classes=cfg.MODEL.NUM_CLASSES,
         pool=cfg.MODEL.POOL,
         label_smoothing=cfg.MODEL.LABEL_SMOOTHING,
+        normalize=build_normalize(cfg),
     )

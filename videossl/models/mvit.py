@@ -21,6 +21,7 @@ from torch.utils.checkpoint import checkpoint
 from .mvit_attention import Grid, MultiScaleBlock
 from .mvit_presets import mvit_preset
 from .registry import ENCODERS
+from .vit import check_token_mask
 
 logger = logging.getLogger(__name__)
 
@@ -93,10 +94,10 @@ class _ConvStem(nn.Module):
 class MViT(nn.Module):
     """MViTv2 encoder: `forward(x [B,3,T,H,W], mask=None) -> [B, P+N, C]` after the final norm.
 
-    `mask` (bool [B,t,h,w], True = masked, any grid dividing `input_grid`) is nearest-upsampled to
-    the stem grid and masked tokens are replaced by the learned `mask_token` (needs
-    `mask_token=True`). `num_frames`/`img_size` fix the relative-position table sizes (and the
-    absolute position embedding); other input sizes interpolate them.
+    `mask` (bool [B,N] over the N tokens of `input_grid`, the stem grid; True = masked): masked
+    tokens are replaced by the learned `mask_token` (needs `mask_token=True`).
+    `num_frames`/`img_size` fix the relative-position table sizes (and the absolute position
+    embedding); other input sizes interpolate them.
     """
 
     def __init__(
@@ -123,6 +124,7 @@ class MViT(nn.Module):
         residual_pooling: bool = True,
         dim_mul_in_att: bool = True,
         mask_token: bool = False,
+        final_norm: bool = True,
         drop_path_rate: float = 0.0,
         zero_decay_pos_cls: bool = False,
         act_checkpoint: bool = False,
@@ -176,7 +178,7 @@ class MViT(nn.Module):
             for i, p in enumerate(plan)
         )
         self.embed_dim = plan[-1]["dim_out"] if plan else embed_dim
-        self.norm = norm_layer(self.embed_dim)
+        self.norm = norm_layer(self.embed_dim) if final_norm else nn.Identity()
         stride = list(patch_stride)
         for sq in self._q_strides:
             stride = [a * b for a, b in zip(stride, sq)]
@@ -227,20 +229,13 @@ class MViT(nn.Module):
         if self.mask_token is None:
             raise ValueError(
                 "a mask was given but this MViT has no mask token; build it with "
-                "mask_token=True (MODEL.OBJECTIVE 'maskfeat')"
+                "mask_token=True (the MaskFeat objective builder does)"
             )
-        if mask.ndim != 4 or any(g % m for g, m in zip(grid, mask.shape[1:])):
-            raise ValueError(
-                f"mask of shape {tuple(mask.shape)} must be [B,t,h,w] with (t,h,w) dividing "
-                f"the stem grid {tuple(grid)}"
-            )
-        for dim, (g, m) in enumerate(zip(grid, mask.shape[1:]), start=1):
-            mask = mask.repeat_interleave(g // m, dim=dim)
-        m = mask.reshape(mask.shape[0], -1, 1).to(torch.bool)
+        m = check_token_mask(mask, grid).unsqueeze(-1)
         return torch.where(m, self.mask_token.to(x.dtype), x)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """x [B,3,T,H,W] (mask bool [B,t,h,w] or None) -> tokens [B, P+N, embed_dim]."""
+        """x [B,3,T,H,W] (mask bool [B,N] over `input_grid`, or None) -> [B, P+N, embed_dim]."""
         x = self.patch_embed(x)  # [B, C, t, h, w]
         grid: Grid = tuple(x.shape[2:])
         x = x.flatten(2).transpose(1, 2)  # [B, N, C]
@@ -281,8 +276,11 @@ class MViT(nn.Module):
         self.grad_checkpointing = enable
 
 
-def mvit_kwargs_from_cfg(cfg: Any) -> dict[str, Any]:
-    """Keyword arguments of `MViT` from a config (MVIT.*, MODEL.*, DATA.*)."""
+def mvit_kwargs_from_cfg(
+    cfg: Any, *, mask_token: bool = False, final_norm: bool = True, pool_last_stage: bool = True
+) -> dict[str, Any]:
+    """Keyword arguments of `MViT` from a config (MVIT.*, MODEL.*, DATA.*) and the switches the
+    objective builder passes (MaskFeat: `mask_token=True, pool_last_stage=False`)."""
     if cfg.MVIT.PRESET.lower() == "custom":
         m = cfg.MVIT
         kwargs: dict[str, Any] = dict(
@@ -300,12 +298,12 @@ def mvit_kwargs_from_cfg(cfg: Any) -> dict[str, Any]:
         )
     else:
         kwargs = mvit_preset(cfg.MVIT.PRESET)
-    maskfeat = cfg.MODEL.OBJECTIVE == "maskfeat"
     kwargs.update(
         num_frames=cfg.DATA.NUM_FRAMES,
         img_size=cfg.DATA.TRAIN_CROP_SIZE,
-        mask_token=maskfeat,
-        pool_last_stage=not maskfeat,
+        mask_token=mask_token,
+        final_norm=final_norm,
+        pool_last_stage=pool_last_stage,
         drop_path_rate=cfg.MODEL.DROP_PATH,
         act_checkpoint=cfg.MODEL.ACT_CHECKPOINT,
         zero_decay_pos_cls=cfg.MVIT.ZERO_DECAY_POS_CLS,
@@ -314,13 +312,14 @@ def mvit_kwargs_from_cfg(cfg: Any) -> dict[str, Any]:
 
 
 @ENCODERS.register("mvit")
-def build_mvit(cfg: Any) -> MViT:
+def build_mvit(cfg: Any, **switches: bool) -> MViT:
     """Build the MViTv2 encoder named by MVIT.PRESET (or the MVIT.* fields for "custom").
 
-    With MODEL.OBJECTIVE "maskfeat" the encoder gets a mask token and keeps stride 16 in the
-    last stage (8x14x14 output for 16x224 clips), as PySlowFast's MaskFeat MViT.
+    The MaskFeat objective builder passes `mask_token=True, pool_last_stage=False`: a mask token
+    and stride 16 kept in the last stage (8x14x14 output for 16x224 clips), as PySlowFast's
+    MaskFeat MViT.
     """
-    kwargs = mvit_kwargs_from_cfg(cfg)
+    kwargs = mvit_kwargs_from_cfg(cfg, **switches)
     model = MViT(**kwargs)
     logger.info(
         "MViTv2 %s: output %d channels, grid %s for %dx%d clips",

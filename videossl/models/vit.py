@@ -42,23 +42,15 @@ class PatchEmbed3D(nn.Module):
         return F.linear(x, self.proj.weight.flatten(1), self.proj.bias).flatten(1, 3)
 
 
-def upsample_to_grid(mask: Tensor, grid: Sequence[int]) -> Tensor:
-    """Nearest-upsample a bool mask [B,t,h,w] whose grid evenly divides `grid` -> [B,N]."""
-    if mask.dim() == 2:
-        if mask.shape[1] != math.prod(grid):
-            raise ValueError(
-                f"mask has {mask.shape[1]} tokens, the token grid {tuple(grid)} "
-                f"has {math.prod(grid)}"
-            )
-        return mask
-    if mask.dim() != 4 or any(g % m for g, m in zip(grid, mask.shape[1:])):
+def check_token_mask(mask: Tensor, grid: Sequence[int]) -> Tensor:
+    """The encoders' one mask form: bool [B,N] over the N tokens of the input grid, in (t,h,w)
+    row-major order (the objective converts the masker's mask with `masking.mask_to_grid`)."""
+    if mask.dim() != 2 or mask.shape[1] != math.prod(grid):
         raise ValueError(
-            f"mask of shape {tuple(mask.shape)} must be [B,t,h,w] with t,h,w "
-            f"dividing the token grid {tuple(grid)}, or [B,N]"
+            f"mask of shape {tuple(mask.shape)} must be [B,N] over the {math.prod(grid)} tokens "
+            f"of the input grid {tuple(grid)} (see videossl.masking.mask_to_grid)"
         )
-    for dim, (g, m) in enumerate(zip(grid, mask.shape[1:]), start=1):
-        mask = mask.repeat_interleave(g // m, dim=dim)
-    return mask.flatten(1)
+    return mask.to(torch.bool)
 
 
 class VisionTransformer3D(nn.Module):
@@ -197,7 +189,7 @@ class VisionTransformer3D(nn.Module):
         if mask is not None:
             if self.mask_token is None:
                 raise ValueError("forward(x, mask) needs an encoder built with use_mask_token=True")
-            m = upsample_to_grid(mask, grid).unsqueeze(-1)
+            m = check_token_mask(mask, grid).unsqueeze(-1)
             x = torch.where(m, self.mask_token.to(x.dtype), x)
         _, pos = self.pos_embed_for(grid)
         return x + pos.to(x.dtype), grid
@@ -222,15 +214,16 @@ class VisionTransformer3D(nn.Module):
         return self.norm(x)
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
-        """x [B,3,T,H,W], mask bool [B,t,h,w] (True = masked) or None -> [B, P+N, C]."""
+        """x [B,3,T,H,W], mask bool [B,N] over `input_grid` (True = masked) or None ->
+        [B, P+N, C]; masked tokens are replaced by the mask token."""
         x, _ = self._embed(x, mask)
         return self._blocks(self._prepend_prefix(x))
 
     def forward_visible(self, x: Tensor, mask: Tensor) -> Tensor:
-        """MAE mode: run on visible tokens only. mask bool [B,N] or [B,t,h,w] (True = masked),
-        same number of visible tokens per sample -> [B, P+N_vis, C] in token order."""
+        """MAE mode: run on visible tokens only. mask bool [B,N] over `input_grid` (True =
+        masked), same number of visible tokens per sample -> [B, P+N_vis, C] in token order."""
         x, grid = self._embed(x, None)
-        m = upsample_to_grid(mask, grid)
+        m = check_token_mask(mask, grid)
         visible = (~m).sum(1)
         if bool((visible != visible[0]).any()):
             raise ValueError(
@@ -288,8 +281,12 @@ def vit_h(**kwargs: Any) -> VisionTransformer3D:
     return _preset("H", **kwargs)
 
 
-def vit_kwargs_from_cfg(cfg: Any) -> dict[str, Any]:
-    """Constructor keyword arguments from cfg.VIT, cfg.MODEL and cfg.DATA."""
+def vit_kwargs_from_cfg(
+    cfg: Any, *, mask_token: bool = False, final_norm: bool = True, pool_last_stage: bool = True
+) -> dict[str, Any]:
+    """Constructor keyword arguments from cfg.VIT, cfg.MODEL and cfg.DATA, and the switches the
+    objective builder passes (`mask_token`, `final_norm`; a ViT has no pooling stage, so its
+    output is dense whatever `pool_last_stage` says)."""
     v = cfg.VIT
     if v.PRESET == "custom":
         size = dict(embed_dim=v.EMBED_DIM, depth=v.DEPTH, num_heads=v.NUM_HEADS)
@@ -297,10 +294,6 @@ def vit_kwargs_from_cfg(cfg: Any) -> dict[str, Any]:
         size = dict(PRESETS[v.PRESET])
     else:
         raise ValueError(f"VIT.PRESET={v.PRESET!r}: use one of {sorted(PRESETS)} or 'custom'")
-    # Mean pooling + fc_norm (VideoMAE/MAE fine-tuning) drops the encoder's final norm.
-    pooled_fc_norm = (
-        cfg.MODEL.OBJECTIVE == "classification" and cfg.MODEL.POOL == "mean" and cfg.MODEL.FC_NORM
-    )
     return dict(
         **size,
         img_size=cfg.DATA.TRAIN_CROP_SIZE,
@@ -313,14 +306,15 @@ def vit_kwargs_from_cfg(cfg: Any) -> dict[str, Any]:
         cls_token=v.CLS_TOKEN,
         drop_path_rate=cfg.MODEL.DROP_PATH,
         layer_scale_init=v.LAYER_SCALE_INIT,
-        use_mask_token=cfg.MODEL.OBJECTIVE == "maskfeat",
-        final_norm=not pooled_fc_norm,
+        use_mask_token=mask_token,
+        final_norm=final_norm,
     )
 
 
 @ENCODERS.register("vit")
-def build_vit(cfg: Any) -> VisionTransformer3D:
-    """Build the ViT encoder from cfg.VIT.*, MODEL.DROP_PATH/ACT_CHECKPOINT, DATA sizes."""
-    model = VisionTransformer3D(**vit_kwargs_from_cfg(cfg))
+def build_vit(cfg: Any, **switches: bool) -> VisionTransformer3D:
+    """Build the ViT encoder from cfg.VIT.*, MODEL.DROP_PATH/ACT_CHECKPOINT, DATA sizes and the
+    objective's switches (see `vit_kwargs_from_cfg`)."""
+    model = VisionTransformer3D(**vit_kwargs_from_cfg(cfg, **switches))
     model.set_grad_checkpointing(cfg.MODEL.ACT_CHECKPOINT)
     return model

@@ -12,10 +12,10 @@ so ties (gx = 0, bin 0 vs 8) and the ~1e-6 leftovers of flat regions (which the 
 normalisation turns into unit-norm histograms, as in HOGLayerC) come out the same.
 
 Mathematically the mean/std normalisation of the input does not change the result (Sobel
-kernels sum to zero, and a per-channel positive scale cancels in the L2 normalisation), so the
-mean/std arguments are accepted only so every target has the same constructor keywords. In
-float the rounding of those leftovers and ties does depend on the input values: feed the clip
-normalised exactly as the loader does (as PySlowFast feeds HOGLayerC).
+kernels sum to zero, and a per-channel positive scale cancels in the L2 normalisation). In
+float the rounding of those leftovers and ties does depend on the input values: the objective
+feeds the clip after its own normalisation (``input_space = "normalized"``), as PySlowFast
+feeds HOGLayerC.
 """
 
 from __future__ import annotations
@@ -223,14 +223,14 @@ class HOGTarget(nn.Module):
     temporal patch); s must divide pt, and each token holds the pt/s frames of its patch.
     dim = (pt/s)·3·nbins·(ph/cell)·(pw/cell) = 108 by default, ordered (frame, channel, bin,
     cell row, cell column). `gaussian_window=True` weights magnitudes by a gaussian of the
-    token's size (std half of it), tiled per token. `mean`/`std` are not needed (see module
-    docstring) and ignored.
+    token's size (std half of it), tiled per token.
     """
+
+    # Which clip the objective feeds: the normalised one (docs/reference.md §2), not [0,1] pixels.
+    input_space = "normalized"
 
     def __init__(
         self,
-        mean: Sequence[float] | None = None,
-        std: Sequence[float] | None = None,
         patch_size: Sequence[int] = (2, 16, 16),
         cell_size: int = 8,
         nbins: int = 9,

@@ -41,16 +41,6 @@ def unpatchify(x: torch.Tensor, patch: Sequence[int], grid: Sequence[int]) -> to
     return x.reshape(b, c, t * pt, h * ph, w * pw)
 
 
-def _per_channel(video: torch.Tensor, values: Sequence[float]) -> torch.Tensor:
-    """Per-channel values as a float32 [1,C,1,1,1] tensor on video's device."""
-    return torch.as_tensor(values, dtype=torch.float32, device=video.device).view(1, -1, 1, 1, 1)
-
-
-def unnormalize(video: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
-    """Normalised clip [B,C,T,H,W] -> [0,1] pixels: video*std + mean (float32)."""
-    return video.float() * _per_channel(video, std) + _per_channel(video, mean)
-
-
 def videomae_patches(pixels: torch.Tensor, patch: Sequence[int]) -> torch.Tensor:
     """[0,1] clip -> patches [B, N, P, C] (P = pt*ph*pw pixels), before normalisation."""
     c = pixels.shape[1]
@@ -59,21 +49,16 @@ def videomae_patches(pixels: torch.Tensor, patch: Sequence[int]) -> torch.Tensor
 
 
 def denormalize_videomae_patches(
-    pred: torch.Tensor,
-    video: torch.Tensor,
-    patch: Sequence[int],
-    mean: Sequence[float] | None = None,
-    std: Sequence[float] | None = None,
+    pred: torch.Tensor, video: torch.Tensor, patch: Sequence[int]
 ) -> torch.Tensor:
     """Undo VideoMAE's per-patch normalisation of predictions with each patch's own stats.
 
     pred: [B, N, P*C] normalised predictions in (pixel, channel) order; video: the clip the
-    statistics come from, [B,C,T,H,W] in [0,1] (or normalised, then give its `mean`/`std`).
+    statistics come from, [B,C,T,H,W] pixels in [0,1] (`Normalize.unit` of a uint8 clip).
     Returns [B, N, P*C] pixels in [0,1] space: pred * (std_unbiased + 1e-6) + mean, per patch
     and channel. unpatchify() turns it into a clip.
     """
-    pixels = video.float() if mean is None else unnormalize(video, mean, std)
-    x = videomae_patches(pixels, patch)  # [B,N,P,C]
+    x = videomae_patches(video.float(), patch)  # [B,N,P,C]
     mu = x.mean(dim=2, keepdim=True)
     sd = x.var(dim=2, unbiased=True, keepdim=True).sqrt() + EPS
     out = pred.float().view(x.shape) * sd + mu
@@ -81,21 +66,22 @@ def denormalize_videomae_patches(
 
 
 class PixelTarget(nn.Module):
-    """Pixel regression target: normalised clip [B,C,T,H,W] -> [B, N, dim], without grad.
+    """Pixel regression target: clip [B,C,T,H,W] -> [B, N, dim] float32, without grad.
 
-    norm="videomae": un-normalise to [0,1]; per patch and channel (x-mean)/(std_unbiased+1e-6);
-      dim = pt*ph*pw*C (1536 for 2x16x16).
-    norm="maest": as MAE-spacetime, one time slice per token: frames linspace(0, T-1, T/pt)
-      truncated (0,2,...,12,15 for T=16: not always the first frame of the temporal patch),
-      taken from the normalised clip as given; each ph*pw*C vector normalised as
-      (x-mean)/sqrt(var_unbiased+1e-6) (torch.var's default, as published); dim = ph*pw*C (768).
-    norm="none": raw [0,1] pixels in (pixel, channel) order; dim = pt*ph*pw*C.
+    The objective feeds the clip named by `input_space` (docs/reference.md §4), computed from the
+    loader's uint8 clip without a round trip through the normalised one:
+    norm="videomae" ("unit": pixels x/255 in [0,1]): per patch and channel
+      (x-mean)/(std_unbiased+1e-6); dim = pt*ph*pw*C (1536 for 2x16x16).
+    norm="maest" ("normalized": the clip after DATA.MEAN/STD, from which MAE-spacetime
+      computes its target): one time slice per token, frames linspace(0, T-1, T/pt) truncated
+      (0,2,...,12,15 for T=16: not always the first frame of the temporal patch); each
+      ph*pw*C vector normalised as (x-mean)/sqrt(var_unbiased+1e-6) (torch.var's default, as
+      published); dim = ph*pw*C (768).
+    norm="none" ("unit"): raw [0,1] pixels in (pixel, channel) order; dim = pt*ph*pw*C.
     """
 
     def __init__(
         self,
-        mean: Sequence[float],
-        std: Sequence[float],
         patch_size: Sequence[int] = (2, 16, 16),
         norm: str = "videomae",
         in_chans: int = 3,
@@ -103,23 +89,26 @@ class PixelTarget(nn.Module):
         super().__init__()
         if norm not in NORMS:
             raise ValueError(f"Pixel target norm must be one of {NORMS}; got {norm!r}.")
-        self.mean = tuple(float(m) for m in mean)
-        self.std = tuple(float(s) for s in std)
         self.patch_size = tuple(int(p) for p in patch_size)
         self.norm = norm
         pt, ph, pw = self.patch_size
         self.dim = (1 if norm == "maest" else pt) * ph * pw * in_chans
 
+    @property
+    def input_space(self) -> str:
+        """ "unit" ([0,1] pixels) or "normalized" (the clip after DATA.MEAN/STD)."""
+        return "normalized" if self.norm == "maest" else "unit"
+
     @torch.no_grad()
     def forward(self, video: torch.Tensor) -> torch.Tensor:
-        """[B,C,T,H,W] normalised clip -> [B, N, dim] float32."""
+        """[B,C,T,H,W] clip in `input_space` -> [B, N, dim] float32."""
         with torch.autocast(video.device.type, enabled=False):
+            video = video.float()
             if self.norm == "maest":
-                return self._maest(video.float())
-            pixels = unnormalize(video, self.mean, self.std)
+                return self._maest(video)
             if self.norm == "none":
-                return patchify(pixels, self.patch_size)
-            x = videomae_patches(pixels, self.patch_size)  # [B,N,P,C]
+                return patchify(video, self.patch_size)
+            x = videomae_patches(video, self.patch_size)  # [B,N,P,C]
             mu = x.mean(dim=2, keepdim=True)
             sd = x.var(dim=2, unbiased=True, keepdim=True).sqrt()
             return ((x - mu) / (sd + EPS)).flatten(2)
@@ -137,13 +126,8 @@ class PixelTarget(nn.Module):
 
     @classmethod
     def from_config(cls, cfg: CfgNode, patch_size: Sequence[int]) -> dict:
-        """Constructor keywords from cfg.DATA and cfg.TARGET."""
-        return dict(
-            mean=tuple(cfg.DATA.MEAN),
-            std=tuple(cfg.DATA.STD),
-            patch_size=tuple(patch_size),
-            norm=cfg.TARGET.PIXEL_NORM,
-        )
+        """Constructor keywords from cfg.TARGET."""
+        return dict(patch_size=tuple(patch_size), norm=cfg.TARGET.PIXEL_NORM)
 
     def extra_repr(self) -> str:
         return f"patch_size={self.patch_size}, norm={self.norm!r}, dim={self.dim}"

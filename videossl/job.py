@@ -1,4 +1,10 @@
-"""One job: build from the config, train (resuming), then test. Reads the config."""
+"""One job: build from the config, train (resuming), then test. Reads the config.
+
+The orchestration layer: it builds the objective (`models/`), the data (`data/`) and the
+engine's Trainer and evaluators (`engine/`), which know nothing of each other: the engine
+imports nothing from `models/` and `models/` nothing from `engine/`. The objective's registry
+entry names its evaluator (`models.build.objective_evaluator`), built from engine's EVALUATORS.
+"""
 
 from __future__ import annotations
 
@@ -9,20 +15,18 @@ from typing import Any
 import torch
 from fvcore.common.config import CfgNode
 
-from .. import checkpoint as ckpt
-from ..config import save_config
-from ..data.build import MaskingCollate, build_dataset, collate
-from ..data.loader import make_loader
-from ..distributed import get_local_rank, get_rank, get_world_size, is_main_process
-from ..logs import MetricWriter, setup_logging
-from ..masking import build_masker
-from ..models.build import build_model, log_model_report
-from .evaluate import run_evaluation
-from .evaluators import EVALUATORS
-from .guard import LossGuard
-from .inputs import ensure_normalised_inputs
-from .optim import build_optimizer, build_scheduler, scaled_lr
-from .trainer import Trainer, TrainOptions, steps_per_epoch
+from . import checkpoint as ckpt
+from .config import save_config
+from .data.build import MaskingCollate, build_dataset, collate
+from .data.loader import make_loader
+from .distributed import get_local_rank, get_rank, get_world_size, is_main_process
+from .engine.evaluate import run_evaluation
+from .engine.evaluators import EVALUATORS
+from .engine.guard import LossGuard
+from .engine.optim import build_optimizer, build_scheduler, scaled_lr
+from .engine.trainer import Trainer, TrainOptions, steps_per_epoch
+from .logs import MetricWriter, setup_logging
+from .models.build import build_model, log_model_report, objective_evaluator
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +46,10 @@ def per_rank_batch(total: int, key: str) -> int:
     return total // world
 
 
-def _loader(cfg: CfgNode, dataset, *, train: bool, batch: int):
-    collate_fn = collate
-    if train and cfg.MASK.IN_LOADER and cfg.MODEL.OBJECTIVE in ("maskfeat", "mae"):
-        collate_fn = MaskingCollate(build_masker(cfg))
+def _loader(cfg: CfgNode, dataset, *, train: bool, batch: int, masker=None):
+    """The loader of `dataset`; with a `masker` (the objective's, under MASK.IN_LOADER) the
+    workers draw the masks."""
+    collate_fn = collate if masker is None else MaskingCollate(masker)
     return make_loader(
         dataset,
         batch_size=batch,
@@ -62,7 +66,7 @@ def _loader(cfg: CfgNode, dataset, *, train: bool, batch: int):
 
 def load_initial_weights(cfg: CfgNode, model: torch.nn.Module) -> None:
     """Fine-tuning: load TRAIN.CHECKPOINT_FILE_PATH into the encoder (any supported layout)."""
-    from ..pretrained import load_pretrained
+    from .pretrained import load_pretrained
 
     path = ckpt.resolve(cfg.TRAIN.CHECKPOINT_FILE_PATH)
     logger.info("Initialising from %s", path)
@@ -79,7 +83,9 @@ def _end_lr(cfg: CfgNode, rate: float, clips: int) -> float:
 def train(cfg: CfgNode, model: torch.nn.Module, device: torch.device) -> dict[str, float]:
     batch = per_rank_batch(cfg.TRAIN.BATCH_SIZE, "TRAIN.BATCH_SIZE")
     dataset = build_dataset(cfg, "train")
-    loader = _loader(cfg, dataset, train=True, batch=batch)
+    # An objective that masks owns its masker; MASK.IN_LOADER moves its draws to the workers.
+    masker = getattr(model, "masker", None) if cfg.MASK.IN_LOADER else None
+    loader = _loader(cfg, dataset, train=True, batch=batch, masker=masker)
     resuming = cfg.TRAIN.AUTO_RESUME and ckpt.newest_complete(ckpt.checkpoint_dir(cfg.OUTPUT_DIR))
     if cfg.TRAIN.CHECKPOINT_FILE_PATH and not resuming:
         load_initial_weights(cfg, model)
@@ -158,17 +164,16 @@ def _test_cfg(cfg: CfgNode, views: int) -> CfgNode:
     return out
 
 
-def build_evaluator(cfg: CfgNode, model: torch.nn.Module, dataset, tag: str):
-    name = getattr(model, "evaluator", "classification")
-    if name == "classification":
-        return EVALUATORS.get("ClassificationEvaluator")(
-            dataset=dataset,
-            output_dir=cfg.OUTPUT_DIR,
-            ensemble=cfg.TEST.ENSEMBLE_METHOD,
-            save_predictions=cfg.TEST.SAVE_PREDICTIONS,
-            tag=tag,
+def build_evaluator(cfg: CfgNode, dataset, tag: str):
+    """The evaluator the objective's registry entry names, built from its `from_config`."""
+    name = objective_evaluator(cfg)
+    if name is None:
+        raise ValueError(
+            "This objective has no evaluator (pretraining objectives have no predictions): "
+            "set TEST.ENABLE False, or test a fine-tuned model."
         )
-    return EVALUATORS.get(name)(cfg, dataset)
+    cls = EVALUATORS.get(name)
+    return cls(**cls.from_config(cfg, dataset, tag))
 
 
 def periodic_evaluation(cfg: CfgNode, model: torch.nn.Module, device: torch.device):
@@ -176,7 +181,7 @@ def periodic_evaluation(cfg: CfgNode, model: torch.nn.Module, device: torch.devi
     for objectives that cannot predict, e.g. pretraining)."""
     if cfg.TRAIN.EVAL_PERIOD <= 0:
         return None
-    if not hasattr(model, "predict"):
+    if not hasattr(model, "predict") or objective_evaluator(cfg) is None:
         logger.warning(
             "TRAIN.EVAL_PERIOD=%d but %s has no predict(): no periodic evaluation.",
             cfg.TRAIN.EVAL_PERIOD,
@@ -206,7 +211,7 @@ class PeriodicEvaluation:
             batch = per_rank_batch(self.cfg.TEST.BATCH_SIZE, "TEST.BATCH_SIZE")
             self.dataset = build_dataset(self.cfg, "val")
             self.loader = _loader(self.cfg, self.dataset, train=False, batch=batch)
-        evaluator = build_evaluator(self.cfg, self.model, self.dataset, "val")
+        evaluator = build_evaluator(self.cfg, self.dataset, "val")
         return run_evaluation(
             self.model, self.loader, evaluator, device=self.device, amp=self.cfg.TRAIN.AMP
         )
@@ -230,7 +235,7 @@ def test(cfg: CfgNode, model: torch.nn.Module, device: torch.device) -> dict[str
         dataset = build_dataset(vcfg, "test")
         loader = _loader(vcfg, dataset, train=False, batch=batch)
         tag = f"test_{views}x{cfg.TEST.NUM_SPATIAL_CROPS}"
-        evaluator = build_evaluator(vcfg, model, dataset, tag)
+        evaluator = build_evaluator(vcfg, dataset, tag)
         res = run_evaluation(model, loader, evaluator, device=device, amp=cfg.TRAIN.AMP)
         metrics.write({"phase": "test", "views": f"{views}x{cfg.TEST.NUM_SPATIAL_CROPS}", **res})
         logger.info("Test %s: %s", tag, " ".join(f"{k} {v:.4g}" for k, v in res.items()))
@@ -252,7 +257,6 @@ def run_job(cfg: CfgNode) -> dict[str, Any]:
     if cfg.TRAIN.COMPILE:
         model.encoder.compile()
     model = model.to(device)
-    ensure_normalised_inputs(model, cfg.DATA.MEAN, cfg.DATA.STD)  # interim: see engine/inputs.py
     results: dict[str, Any] = {}
     if cfg.TRAIN.ENABLE:
         results["train"] = train(cfg, model, device)
