@@ -2,7 +2,7 @@
 under configs/ (files starting with "_" are bases):
 
 (a) the FULL-size model builds on the meta device and its encoder has the published parameter
-    count (REFERENCE.md §1, docs/benchmarks.md "Models");
+    count (docs/reference.md §1, docs/benchmarks.md "Models");
 (b) the same recipe shrunk with `videossl.recipes` (sizes only) trains one step through
     `tools/run_net.py`'s entry point on the CPU: finite loss, a checkpoint on disk, and the
     metric of the recipe's evaluator (top-1 or frame mAP) when the recipe evaluates;
@@ -31,7 +31,7 @@ RECIPES = sorted(
     if not os.path.basename(p).startswith("_")
 )
 
-# Published parameter counts in millions, REFERENCE.md §1 (= docs/benchmarks.md "Models"), and
+# Published parameter counts in millions, docs/reference.md §1 (= docs/benchmarks.md "Models"), and
 # the input they are quoted at (frames, crop). Counted as the table counts: encoder + a 400-way
 # linear head; ViT also fc_norm and MAE-ST's learned separable position table (196 + 8 rows),
 # which VideoMAE's fixed sin-cos layout does not store (docs/benchmarks.md).
@@ -106,7 +106,7 @@ def _meta_encoder(rel: str, *opts: str):
 
 
 def _as_published(cfg, encoder, frames: int, crop: int) -> float:
-    """Encoder parameters counted as REFERENCE.md §1 counts them, in millions."""
+    """Encoder parameters counted as docs/reference.md §1 counts them, in millions."""
     dim = encoder.embed_dim
     n = sum(p.numel() for p in encoder.parameters()) + 400 * dim + 400
     if cfg.MODEL.ARCH == "vit":
