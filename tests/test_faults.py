@@ -173,6 +173,11 @@ def test_names_match_the_registries():
     assert REGISTRY_KEYS["DATA.DECODER"][0] == tuple(sorted(decoders.BACKENDS))
     assert REGISTRY_KEYS["DATA.LIST_FORMAT"][0] == tuple(sorted(records.LIST_FORMATS))
     assert set(REGISTRY_KEYS["SOLVER.OPTIMIZER"][0]) <= set(timm.optim.list_optimizers())
+    from videossl.config.names import OBJECTIVE_ENCODERS
+
+    restricted = {n: OBJECTIVES.spec(n).get("encoders") for n, _ in OBJECTIVES}
+    restricted = {n: tuple(e) for n, e in restricted.items() if e is not None}
+    assert restricted == {n: e for n, (e, _) in OBJECTIVE_ENCODERS.items()}
 
 
 # ---- bad data: every kind of broken entry is named or skipped once ------------------------

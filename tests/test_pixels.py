@@ -87,7 +87,7 @@ def test_no_grad_and_bad_norm():
 def test_build_targets_from_config():
     cfg = get_defaults()
     cfg.TARGET.NAMES, cfg.TARGET.WEIGHTS = ["hog", "pixel"], [1.0, 0.5]
-    targets = build_targets(cfg)
+    targets = build_targets(cfg, patch_size=(2, 16, 16))
     assert set(targets) == {"hog", "pixel"} and set(n for n, _ in TARGETS) >= {"hog", "pixel"}
     hog, w_hog = targets["hog"]
     pix, w_pix = targets["pixel"]
@@ -95,4 +95,4 @@ def test_build_targets_from_config():
     assert pix.input_space == "unit" and hog.input_space == "normalized"
     cfg.TARGET.NAMES, cfg.TARGET.WEIGHTS = ["nope"], [1.0]
     with pytest.raises(ValueError, match="nope"):
-        build_targets(cfg)
+        build_targets(cfg, patch_size=(2, 16, 16))

@@ -19,7 +19,8 @@ import os
 import pytest
 import torch
 
-from videossl.config import load_config
+from videossl.config import ConfigError, load_config
+from videossl.config.validate import input_divisor
 from videossl.models.build import build_model
 from videossl.models.registry import ENCODERS, OBJECTIVES
 from videossl.recipes import try_recipe
@@ -134,6 +135,16 @@ def test_full_size_encoder_has_the_published_size(rel):
     assert abs(counted - published) < TOLERANCE_M, f"{rel}: {counted:.2f}M vs {row} {published}M"
 
 
+@pytest.mark.parametrize("rel", RECIPES)
+def test_preflight_input_divisor_matches_the_built_encoder(rel):
+    """The torch-free pre-flight check (config/validate.input_divisor) asks the input to be
+    divisible by what the built encoder's first token grid actually divides it by."""
+    cfg, encoder = _meta_encoder(rel)
+    T, S = cfg.DATA.NUM_FRAMES, cfg.DATA.TRAIN_CROP_SIZE
+    pt, ps = input_divisor(cfg)
+    assert tuple(encoder.input_grid(T, S, S)) == (T // pt, S // ps, S // ps), rel
+
+
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory):
     return str(tmp_path_factory.mktemp("tiny_data"))
@@ -168,30 +179,37 @@ def _template(objective: str) -> str:
     raise AssertionError(f"objective {objective!r} has no recipe under configs/: add one")
 
 
-# Compositions the model code does not implement yet (strict: passing them fails this list).
-KNOWN_GAPS = {
-    ("mvit", "mae"): "MViT has no visible-token path (forward_visible) for MAE, and its "
-    "stride-32 output grid is coarser than the 16-px mask units",
-}
-PAIRS = [
-    pytest.param(e, o, marks=pytest.mark.xfail(reason=KNOWN_GAPS[e, o], strict=True))
-    if (e, o) in KNOWN_GAPS
-    else (e, o)
-    for e, _ in sorted(ENCODERS)
-    for o, _ in sorted(OBJECTIVES)
-]
+def _supported(arch: str, objective: str) -> bool:
+    encoders = OBJECTIVES.spec(objective).get("encoders")
+    return encoders is None or arch in encoders
+
+
+PAIRS = [(e, o) for e, _ in sorted(ENCODERS) for o, _ in sorted(OBJECTIVES)]
 
 
 def test_pairs_cover_the_registries():
-    pairs = {p.values if hasattr(p, "values") else p for p in PAIRS}
-    assert {e for e, _ in pairs} >= {"vit", "mvit"}
-    assert {o for _, o in pairs} >= {"maskfeat", "mae", "classification", "ava"}
-    assert len(pairs) == len(list(ENCODERS)) * len(list(OBJECTIVES))
+    assert {e for e, _ in PAIRS} >= {"vit", "mvit"}
+    assert {o for _, o in PAIRS} >= {"maskfeat", "mae", "classification", "ava"}
+    assert len(PAIRS) == len(list(ENCODERS)) * len(list(OBJECTIVES))
+    # Every objective runs on at least one encoder, every encoder under MaskFeat and fine-tuning.
+    assert all(any(_supported(e, o) for e, _ in ENCODERS) for _, o in PAIRS)
+    assert all(_supported(e, o) for e, _ in ENCODERS for o in ("maskfeat", "classification"))
 
 
 @pytest.mark.parametrize("arch,objective", PAIRS)
 def test_every_encoder_objective_pair_trains_a_step(arch, objective, tmp_path, data_root):
+    """Supported pairs train a step; a pair the objective's registry entry excludes is refused
+    before any work, by the pre-flight check and by the builder, with the reason."""
     rel = _template(objective)
+    if not _supported(arch, objective):
+        with pytest.raises(ConfigError, match=f"does not run on MODEL.ARCH='{arch}'"):
+            load_config([_path(rel)], ["MODEL.ARCH", arch])
+        cfg = load_config([_path(rel)])
+        cfg.defrost()
+        cfg.MODEL.ARCH = arch
+        with pytest.raises(ValueError, match="runs on MODEL.ARCH"):
+            build_model(cfg)
+        return
     trial = try_recipe(_path(rel), str(tmp_path), ["MODEL.ARCH", arch], data_root=data_root)
     assert trial.exit_code == 0
     assert len(trial.losses) == 1 and math.isfinite(trial.losses[0])

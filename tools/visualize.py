@@ -30,7 +30,6 @@ from videossl.targets import (  # noqa: E402
     HOGTarget,
     denormalize_videomae_patches,
     hog_cells,
-    target_patch_size,
 )
 from videossl.visualize import (  # noqa: E402
     plot_hog,
@@ -74,9 +73,21 @@ def add_hog_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-rows", type=int, default=4, help="temporal slices shown")
 
 
+def maskfeat_patch(cfg) -> tuple[int, int, int]:
+    """The token patch of the MaskFeat encoder this config builds (its owner: the encoder),
+    read off the objective built on the meta device (no weights are allocated)."""
+    from videossl.models.build import build_model
+
+    cfg = cfg.clone()
+    cfg.defrost()
+    cfg.MODEL.OBJECTIVE, cfg.TARGET.NAMES, cfg.TARGET.WEIGHTS = "maskfeat", ["hog"], [1.0]
+    with torch.device("meta"):
+        return tuple(build_model(cfg).encoder.patch_size)
+
+
 def run_hog(cfg, args: argparse.Namespace) -> list[str]:
     frames = load_clip(cfg, args.video)
-    target = HOGTarget(**HOGTarget.from_config(cfg, target_patch_size(cfg)))
+    target = HOGTarget(**HOGTarget.from_config(cfg, maskfeat_patch(cfg)))
     hist = hog_cells(
         normalise(frames, cfg),
         cell_size=target.cell_size,
@@ -111,7 +122,7 @@ def run_recon(cfg, args: argparse.Namespace) -> list[str]:
     frames = load_clip(cfg, args.video)
     torch.manual_seed(args.seed)
     out = model.reconstruct(frames[None] * 255)  # the objective normalises its input
-    patch = target_patch_size(cfg)
+    patch = tuple(model.encoder.patch_size)
     pixels = denormalize_videomae_patches(out["pred"], frames[None], patch)
     recon = unpatchify(pixels, patch, tuple(out["grid"].tolist()))[0].clamp(0, 1)
     mask = out["mask"][0].view(*out["grid"].tolist())

@@ -39,6 +39,17 @@ REGISTRY_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, str] | None]] = {
 }  # fmt: skip
 
 
+# Objectives that run on some encoder families only (the registry entry's `encoders`; a test
+# keeps the two equal), with the reason the command line gives.
+OBJECTIVE_ENCODERS: dict[str, tuple[tuple[str, ...], str]] = {
+    "mae": (
+        ("vit",),
+        "MAE encodes only the visible tokens, which an encoder that pools its token grid "
+        "(MViTv2) cannot do; use MODEL.ARCH vit, or MODEL.OBJECTIVE maskfeat for MViTv2",
+    ),
+}
+
+
 def valid_names(key: str) -> list[str]:
     """Built-in names for `key` plus any registered in an already-imported registry."""
     names, where = REGISTRY_KEYS[key]

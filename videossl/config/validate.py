@@ -8,7 +8,7 @@ import shutil
 from fvcore.common.config import CfgNode
 
 from .load import ConfigError
-from .names import REGISTRY_KEYS, name_error
+from .names import OBJECTIVE_ENCODERS, REGISTRY_KEYS, name_error
 
 
 def _check(ok: bool, message: str) -> None:
@@ -16,10 +16,13 @@ def _check(ok: bool, message: str) -> None:
         raise ConfigError(message)
 
 
-def encoder_patch(cfg: CfgNode) -> tuple[int, int]:
-    """(temporal, spatial) stride that the input must be divisible by.
+def input_divisor(cfg: CfgNode) -> tuple[int, int]:
+    """(temporal, spatial) stride the INPUT must be divisible by, for the torch-free pre-flight.
 
-    ViT: the tubelet. MViTv2: its conv stem (stride 2x4x4; later poolings round up).
+    ViT: the tubelet. MViTv2: its conv stem (stride 2x4x4; later poolings round up). This is
+    not the token patch: the built encoder owns that (`encoder.patch_size`, `output_grid`), and
+    every consumer reads it there. `tests/test_recipe_matrix.py` checks this divisor against the
+    built encoder's input grid for every recipe.
     """
     if cfg.MODEL.ARCH == "mvit":
         return 2, 4
@@ -40,6 +43,13 @@ def check_names(cfg: CfgNode) -> None:
         for item in value if isinstance(value, (list, tuple)) else [value]:
             message = name_error(key, item)
             _check(message is None, message or "")
+    if cfg.MODEL.OBJECTIVE in OBJECTIVE_ENCODERS:
+        encoders, why = OBJECTIVE_ENCODERS[cfg.MODEL.OBJECTIVE]
+        _check(
+            cfg.MODEL.ARCH in encoders,
+            f"MODEL.OBJECTIVE='{cfg.MODEL.OBJECTIVE}' does not run on "
+            f"MODEL.ARCH='{cfg.MODEL.ARCH}': {why}.",
+        )
 
 
 # key -> (lowest allowed value, inclusive?)
@@ -110,7 +120,7 @@ def validate(cfg: CfgNode) -> None:
     """Raise ConfigError naming the keys of the first broken rule."""
     check_names(cfg)
     check_ranges(cfg)
-    pt, ps = encoder_patch(cfg)
+    pt, ps = input_divisor(cfg)
     for key in ("TRAIN_CROP_SIZE", "TEST_CROP_SIZE"):
         size = cfg.DATA[key]
         _check(
@@ -152,10 +162,6 @@ def validate(cfg: CfgNode) -> None:
     _check(
         cfg.TEST.ENSEMBLE_METHOD in ("sum", "max"),
         "TEST.ENSEMBLE_METHOD must be 'sum' or 'max'.",
-    )
-    _check(
-        not (cfg.DATA.NORMALIZE_ON_DEVICE and cfg.DATA.RANDOM_ERASING > 0),
-        "DATA.NORMALIZE_ON_DEVICE needs float clips in the loader: set DATA.RANDOM_ERASING 0.",
     )
     _check(cfg.TEST.NUM_SPATIAL_CROPS in (1, 3), "TEST.NUM_SPATIAL_CROPS must be 1 or 3.")
 

@@ -48,11 +48,17 @@ def build_model(cfg: CfgNode) -> nn.Module:
 
 
 def _objective(cfg: CfgNode) -> str:
-    """MODEL.OBJECTIVE, checked against the registry."""
+    """MODEL.OBJECTIVE, checked against the registry and the encoders its entry supports."""
     if cfg.MODEL.OBJECTIVE not in OBJECTIVES:
         raise KeyError(
             f"MODEL.OBJECTIVE='{cfg.MODEL.OBJECTIVE}' is unknown; "
             f"choose one of {sorted(k for k, _ in OBJECTIVES)}."
+        )
+    encoders = OBJECTIVES.spec(cfg.MODEL.OBJECTIVE).get("encoders")
+    if encoders is not None and cfg.MODEL.ARCH not in encoders:
+        raise ValueError(
+            f"MODEL.OBJECTIVE='{cfg.MODEL.OBJECTIVE}' runs on MODEL.ARCH {list(encoders)}, "
+            f"not '{cfg.MODEL.ARCH}'."
         )
     return cfg.MODEL.OBJECTIVE
 
@@ -109,7 +115,9 @@ def build_maskfeat(cfg: CfgNode) -> nn.Module:
     )
 
 
-@OBJECTIVES.register("mae", evaluator=None)
+# MAE encodes only the visible tokens: an encoder that pools its token grid (MViTv2) cannot
+# drop tokens before pooling, so MAE runs on ViT (MaskFeat is the MViT pretraining objective).
+@OBJECTIVES.register("mae", evaluator=None, encoders=("vit",))
 def build_mae(cfg: CfgNode) -> nn.Module:
     encoder = build_encoder(cfg)
     targets = build_targets(cfg, patch_size=encoder.patch_size)

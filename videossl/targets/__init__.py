@@ -31,32 +31,23 @@ __all__ = [
     "hog_reference",
     "masked_mse",
     "patchify",
-    "target_patch_size",
     "unpatchify",
 ]
 
 
-def target_patch_size(cfg: CfgNode) -> tuple[int, int, int]:
-    """The token patch (pt, ph, pw) of the encoder, which the targets are computed on."""
-    from videossl.config.validate import encoder_patch
-
-    pt, ps = encoder_patch(cfg)
-    return int(pt), int(ps), int(ps)
-
-
 def build_targets(
-    cfg: CfgNode, patch_size: tuple[int, int, int] | None = None
+    cfg: CfgNode, *, patch_size: tuple[int, int, int]
 ) -> dict[str, tuple[nn.Module, float]]:
     """{name: (target module, loss weight)} from cfg.TARGET.NAMES / WEIGHTS.
 
     `patch_size` is the built encoder's output-token patch (`encoder.patch_size`, e.g. 2x16x16
     for the MaskFeat MViTv2 whose stem stride is 2x4x4): objective builders pass it so the
-    targets tile the encoder's output grid. Without it the config-derived patch is used.
+    targets tile the encoder's output grid. Nothing else derives the patch from the config.
     """
     names, weights = list(cfg.TARGET.NAMES), list(cfg.TARGET.WEIGHTS)
     if len(names) != len(weights):
         raise ValueError("TARGET.NAMES and TARGET.WEIGHTS must have the same length.")
-    patch = tuple(int(p) for p in patch_size) if patch_size else target_patch_size(cfg)
+    patch = tuple(int(p) for p in patch_size)
     out = {}
     for name, weight in zip(names, weights):
         if name not in TARGETS:
