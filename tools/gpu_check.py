@@ -5,7 +5,7 @@
     python tools/gpu_check.py --quick --out gpu_check    # correctness only, < 3 min
     python tools/gpu_check.py --device cpu --dry-run --out /tmp/x   # CI, tiny sizes
 
-Writes gpu_report.json and gpu_report.md under --out (see videossl/benchmarks/gpu_check.py).
+Writes gpu_report.json and gpu_report.md under --out (see videossl/benchmarks/gpu_check/).
 """
 
 import os

@@ -13,17 +13,16 @@ import numpy as np
 from fvcore.common.config import CfgNode
 
 from ..distributed import all_gather_object, is_main_process
-from .ava_eval import (
+from .ava_csv import (
     FrameBoxes,
     apply_protocol,
-    format_per_class,
-    frame_map,
     read_csv,
     read_csv_keys,
     read_exclusions,
     read_label_map,
     write_detections_csv,
 )
+from .ava_eval import format_per_class, frame_map
 from .evaluators import EVALUATORS
 
 logger = logging.getLogger(__name__)
