@@ -12,6 +12,7 @@ import pytest
 
 from videossl.cli import load_chain, main, parse_args
 from videossl.data.demo import write_demo_dataset
+from videossl.plotting import read_metrics
 
 REPO = Path(__file__).resolve().parents[1]
 RUN_NET = str(REPO / "tools" / "run_net.py")
@@ -131,12 +132,22 @@ def _tiny_root(tmp_path):
     return root
 
 
+@pytest.mark.slow
 def test_chained_jobs_keep_their_own_output_dir_and_start_from_the_previous_run(tmp_path):
     """`--opts OUTPUT_DIR x` after two --cfg files: x/<job> per job, and the fine-tune starts
-    from the pretraining run (it used to share x with it and "resume" its checkpoint)."""
+    from the pretraining run (it used to share x with it and "resume" its checkpoint).
+    Also: the logged learning rate is the base group's, not the most layer-decayed group's."""
     out = tmp_path / "runs"
     opts = TINY + ["DATA.PATH_TO_DATA_DIR", str(_tiny_root(tmp_path)), "SOLVER.MAX_EPOCH", "1"]
     opts += ["DATA.NUM_FRAMES", "4", "TEST.ENABLE", "False", "TRAIN.EVAL_PERIOD", "0"]
+    opts += [
+        "SOLVER.BASE_LR",
+        "1.6e-3",
+        "SOLVER.WARMUP_EPOCHS",
+        "2.0",
+        "SOLVER.WARMUP_START_LR",
+        "0.0",
+    ]
     opts += ["OUTPUT_DIR", str(out)]
     assert main(["--cfg", PRETRAIN, FINETUNE, "--opts", *opts]) == 0
     assert sorted(os.listdir(out)) == ["finetune", "pretrain_maskfeat"]
@@ -144,6 +155,10 @@ def test_chained_jobs_keep_their_own_output_dir_and_start_from_the_previous_run(
     log = (out / "finetune" / "log.txt").read_text()
     assert f"Initialising from {out / 'pretrain_maskfeat' / 'checkpoints'}" in log
     assert "Resumed from" not in log
+    # 6 clips, batch 4: one step. Peak 1.6e-3 * 4 / 16 = 4e-4; after step 1 of a 2-step warmup
+    # from 0: 2e-4 (layer decay 0.75 over 2 blocks would log 2e-4 * 0.75**3 for the embedding).
+    (step,) = [r for r in read_metrics(str(out / "finetune")) if r.get("phase") == "train"]
+    assert step["lr"] == pytest.approx(2e-4)
 
 
 def test_chain_follows_the_previous_job_unless_overridden(tmp_path):

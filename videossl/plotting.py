@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -54,3 +55,50 @@ def plot_curves(run_dir: str, out: str | None = None) -> str:
     fig.savefig(out, dpi=90)
     plt.close(fig)
     return out
+
+
+def read_class_names(folder: str, filename: str = "labels.txt") -> list[str] | None:
+    """Class names from ``<folder>/labels.txt`` (line n = label n), or None when absent."""
+    path = os.path.join(folder, filename)
+    if not folder or not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        return [line.strip() for line in f if line.strip()]
+
+
+def save_confusion_png(
+    cm: Any,
+    path: str,
+    *,
+    class_names: list[str] | None = None,
+    title: str = "confusion matrix",
+) -> str:
+    """Plot a confusion matrix [true, predicted] of counts, with the class names on the axes
+    (indices when `class_names` is None or does not match) and the top-1 in the title."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    cm = np.asarray(cm)
+    n = cm.shape[0]
+    names = class_names if class_names is not None and len(class_names) == n else None
+    top1 = 100.0 * np.trace(cm) / max(cm.sum(), 1)
+    size = min(max(4.5, n * 0.5), 20)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    ax.imshow(cm, cmap="Blues")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"{title}: top-1 {top1:.1f}% ({int(cm.sum())} videos)", fontsize=10)
+    if names is not None and n <= 60:
+        ax.set_xticks(range(n), names, rotation=45, ha="right", fontsize=8)
+        ax.set_yticks(range(n), names, fontsize=8)
+    if n <= 30:
+        for i in range(n):
+            for j in range(n):
+                ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path

@@ -17,6 +17,7 @@ from ..distributed import get_local_rank, get_rank, get_world_size, is_main_proc
 from ..logs import MetricWriter, setup_logging
 from ..masking import build_masker
 from ..models.build import build_model, log_model_report
+from ..plotting import read_class_names
 from .evaluate import run_evaluation
 from .evaluators import EVALUATORS
 from .guard import LossGuard
@@ -167,6 +168,7 @@ def build_evaluator(cfg: CfgNode, model: torch.nn.Module, dataset, tag: str):
             ensemble=cfg.TEST.ENSEMBLE_METHOD,
             save_predictions=cfg.TEST.SAVE_PREDICTIONS,
             tag=tag,
+            class_names=read_class_names(cfg.DATA.PATH_TO_DATA_DIR),
         )
     return EVALUATORS.get(name)(cfg, dataset)
 
