@@ -9,7 +9,12 @@ from videossl.data.demo import CLASSES, ensure_demo_dataset, render_clip, write_
 from videossl.data.records import read_list
 
 SMALL = dict(
-    num_train_per_class=2, num_val_per_class=1, num_test_per_class=1, size=(32, 32), num_frames=12
+    num_train_per_class=2,
+    num_val_per_class=1,
+    num_test_per_class=1,
+    num_pool_per_class=0,
+    size=(32, 32),
+    num_frames=12,
 )
 
 
@@ -63,7 +68,7 @@ def test_ensure_is_idempotent_and_concurrent(tmp_path):
 def test_unlabeled_pool_for_pretraining(tmp_path):
     """The pool list holds the pool and the labeled train clips, no labels; pointing at
     <root>/unlabeled finds the dataset instead of writing it again."""
-    info = write_demo_dataset(str(tmp_path), num_pool_per_class=3, **SMALL)
+    info = write_demo_dataset(str(tmp_path), **{**SMALL, "num_pool_per_class": 3})
     assert info["counts"]["pool"] == (3 + 2) * len(CLASSES)
     pool = read_list(str(tmp_path / "unlabeled" / "train.csv"))
     train = {r.path for r in read_list(info["lists"]["train"])}
@@ -76,5 +81,5 @@ def test_unlabeled_pool_for_pretraining(tmp_path):
 
 
 def test_unlabeled_path_writes_a_pool(tmp_path):
-    info = ensure_demo_dataset(str(tmp_path / "unlabeled"), num_pool_per_class=1, **SMALL)
+    info = ensure_demo_dataset(str(tmp_path / "unlabeled"), **{**SMALL, "num_pool_per_class": 1})
     assert info["root"] == str(tmp_path) and info["counts"]["pool"] == 18

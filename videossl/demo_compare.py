@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 
 from .cli import load_checked, run_config
-from .data.demo import CLASSES, write_demo_dataset
+from .data.demo import CLASSES, DEMO_SIZES, write_demo_dataset
 from .logs import setup_logging
 
 logger = logging.getLogger(__name__)
@@ -60,12 +60,12 @@ class DemoPlan:
     data_dir: str = "demo_data"
     output_dir: str = "output/demo_compare"
     seeds: tuple[int, ...] = (0, 1, 2)
-    pool_per_class: int = 150
-    train_per_class: int = 6
-    val_per_class: int = 6
-    test_per_class: int = 30
-    size: int = 32
-    num_frames: int = 8
+    pool_per_class: int = DEMO_SIZES["num_pool_per_class"]
+    train_per_class: int = DEMO_SIZES["num_train_per_class"]
+    val_per_class: int = DEMO_SIZES["num_val_per_class"]
+    test_per_class: int = DEMO_SIZES["num_test_per_class"]
+    size: int = DEMO_SIZES["size"][0]
+    num_frames: int = DEMO_SIZES["num_frames"]
     pretrain_epochs: int = 8
     finetune_epochs: int = 40
     probe: bool = True

@@ -34,6 +34,15 @@ MOTIONS = ("left", "right", "grow")
 CLASSES = tuple(f"{s}_{m}" for s in SHAPES for m in MOTIONS)
 SPLITS = ("train", "val", "test", "pool")
 UNLABELED = "unlabeled"
+# What the demo configs expect (configs/demo/, tools/demo.py): few labels, a large pool.
+DEMO_SIZES = {
+    "num_train_per_class": 6,
+    "num_val_per_class": 6,
+    "num_test_per_class": 30,
+    "num_pool_per_class": 150,
+    "size": (32, 32),
+    "num_frames": 8,
+}
 
 
 def _background(rng: np.random.Generator, height: int, width: int, frames: int) -> np.ndarray:
@@ -166,19 +175,18 @@ def _existing(root: str) -> dict | None:
 
 def ensure_demo_dataset(path: str, **kwargs) -> dict:
     """Write the demo dataset unless its lists already exist; ``path`` is its root or its
-    unlabeled/ folder (``num_pool_per_class`` defaults to 100 then). Safe when several processes
-    call it at once (an exclusive lock on ``<root>/.demo.lock``; lists are written last)."""
+    unlabeled/ folder; ``kwargs`` (of write_demo_dataset) default to DEMO_SIZES. Safe when
+    several processes call it at once (an exclusive lock on ``<root>/.demo.lock``; lists are
+    written last)."""
     root = demo_root(path)
-    if root != os.path.normpath(path):
-        kwargs.setdefault("num_pool_per_class", 100)
+    kwargs = {**DEMO_SIZES, **kwargs}
     os.makedirs(root, exist_ok=True)
     with open(os.path.join(root, ".demo.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             found = _existing(root)
-            if found is not None and (
-                "pool" in found["lists"] or not kwargs.get("num_pool_per_class")
-            ):
+            wants_pool = root != os.path.normpath(path)  # asked for <root>/unlabeled
+            if found is not None and ("pool" in found["lists"] or not wants_pool):
                 return found
             logger.info("Generating the demo data in %s (synthetic H.264 clips)", root)
             return write_demo_dataset(root, **kwargs)
