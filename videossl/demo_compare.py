@@ -66,7 +66,7 @@ class DemoPlan:
     test_per_class: int = DEMO_SIZES["num_test_per_class"]
     size: int = DEMO_SIZES["size"][0]
     num_frames: int = DEMO_SIZES["num_frames"]
-    pretrain_epochs: int = 8
+    pretrain_epochs: int = 5
     finetune_epochs: int = 40
     probe: bool = True
     opts: tuple[str, ...] = field(default_factory=tuple)  # extra overrides for every job

@@ -1,7 +1,7 @@
 """Built-in demo data: small synthetic H.264 clips whose class needs both motion and shape.
 
-Six classes = {square, disc} x {moving left, moving right, growing}. Backgrounds are blocky,
-shaded and noisy; start positions, sizes, speeds and colours are random. Telling left from right
+Six classes = {square, disc} x {moving left, moving right, growing}. Backgrounds are flat;
+their colour, the object's colour, start position, size and speed are random. Telling left from right
 needs temporal modelling, square from disc needs edges; a horizontal flip swaps the left/right
 labels (keep DATA.RANDOM_FLIP off). Everything is drawn from numpy's PCG64 seeded by (seed,
 split, class, video), so the frames and labels are the same on every machine (the encoded bytes
@@ -46,11 +46,10 @@ DEMO_SIZES = {
 
 
 def _background(rng: np.random.Generator, height: int, width: int, frames: int) -> np.ndarray:
-    """Static blocky low-contrast colour field plus light per-frame noise: float [T,H,W,3]."""
-    block = max(min(height, width) // 8, 2)
-    coarse = rng.uniform(80, 150, size=(height // block + 1, width // block + 1, 3))
-    still = np.kron(coarse, np.ones((block, block, 1)))[:height, :width]
-    return still[None] + rng.normal(0, 4, size=(frames, height, width, 3))
+    """A flat random colour: float [T,H,W,3]. Nothing in it to predict, so masked modelling
+    has to learn the object: its shape and where it moves."""
+    colour = rng.uniform(60, 190, size=3)
+    return np.broadcast_to(colour, (frames, height, width, 3)).copy()
 
 
 def _centres(motion: str, rng: np.random.Generator, height: int, width: int, frames: int):
@@ -85,7 +84,7 @@ def render_clip(
         inside = dx**2 + dy**2 <= r**2
     colour = rng.uniform(0, 255, size=3)
     colour[rng.integers(3)] = rng.choice([15.0, 245.0])  # keep it visible on the background
-    frames[inside] = colour + (frames[inside] - 115.0) * 0.3
+    frames[inside] = colour
     return np.clip(frames, 0, 255).astype(np.uint8)
 
 
