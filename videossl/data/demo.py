@@ -1,9 +1,9 @@
 """Built-in demo data: small synthetic H.264 clips whose class needs both motion and shape.
 
-Six classes = {square, disc} x {moving left, moving right, growing}. Backgrounds are flat;
-their colour, the object's colour, start position, size and speed are random. Telling left
-from right needs temporal modelling, square from disc needs edges; a horizontal flip swaps
-the left/right labels (keep DATA.RANDOM_FLIP off). Everything is drawn from numpy's PCG64 seeded by (seed,
+Six classes = {square, disc} x {moving left, moving right, growing}. Backgrounds are flat; their
+colour, the object's colour, start position, size and speed are random. Telling left from right
+needs temporal modelling, square from disc needs edges; a horizontal flip swaps the left/right
+labels (keep DATA.RANDOM_FLIP off). Everything is drawn from numpy's PCG64 seeded by (seed,
 split, class, video), so the frames and labels are the same on every machine (the encoded bytes
 may differ between libx264 versions).
 
