@@ -67,6 +67,7 @@ def test_pretrain_finetune_test_end_to_end(demo_root, tmp_path, capsys):
     assert ckpts == ["checkpoint_e00001_i0000000.pyth"]
     ft = ["OUTPUT_DIR", str(out / "ft"), "SOLVER.MAX_EPOCH", "1"]
     ft += ["TRAIN.CHECKPOINT_FILE_PATH", str(out / "pre"), "TEST.BATCH_SIZE", "3"]
+    ft += ["TEST.NUM_ENSEMBLE_VIEWS", "3", "TRAIN.EVAL_PERIOD", "0"]
     assert main(["--cfg", FINETUNE, *common, *ft]) == 0
     printed = capsys.readouterr().out
     assert "test_3x1: top-1" in printed
