@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from videossl.cli import main, parse_args
+from videossl.cli import load_chain, main, parse_args
 from videossl.data.demo import write_demo_dataset
+from videossl.plotting import read_metrics
 
 REPO = Path(__file__).resolve().parents[1]
 RUN_NET = str(REPO / "tools" / "run_net.py")
@@ -66,6 +67,7 @@ def test_pretrain_finetune_test_end_to_end(demo_root, tmp_path, capsys):
     assert ckpts == ["checkpoint_e00001_i0000000.pyth"]
     ft = ["OUTPUT_DIR", str(out / "ft"), "SOLVER.MAX_EPOCH", "1"]
     ft += ["TRAIN.CHECKPOINT_FILE_PATH", str(out / "pre"), "TEST.BATCH_SIZE", "3"]
+    ft += ["TEST.NUM_ENSEMBLE_VIEWS", "3", "TRAIN.EVAL_PERIOD", "0"]
     assert main(["--cfg", FINETUNE, *common, *ft]) == 0
     printed = capsys.readouterr().out
     assert "test_3x1: top-1" in printed
@@ -116,3 +118,63 @@ def test_mae_pretraining_then_linear_probe(demo_root, tmp_path, capsys):
     assert "top-1" in capsys.readouterr().out
     records = [json.loads(x) for x in (tmp_path / "lp" / "metrics.jsonl").read_text().splitlines()]
     assert any(r.get("phase") == "test" for r in records)
+
+
+def _tiny_root(tmp_path):
+    root = tmp_path / "data"
+    write_demo_dataset(
+        str(root),
+        num_train_per_class=1,
+        num_val_per_class=1,
+        num_test_per_class=1,
+        size=(32, 32),
+        num_frames=8,
+    )
+    return root
+
+
+@pytest.mark.slow
+def test_chained_jobs_keep_their_own_output_dir_and_start_from_the_previous_run(tmp_path):
+    """`--opts OUTPUT_DIR x` after two --cfg files: x/<job> per job, and the fine-tune starts
+    from the pretraining run (it used to share x with it and "resume" its checkpoint).
+    Also: the logged learning rate is the base group's, not the most layer-decayed group's."""
+    out = tmp_path / "runs"
+    opts = TINY + ["DATA.PATH_TO_DATA_DIR", str(_tiny_root(tmp_path)), "SOLVER.MAX_EPOCH", "1"]
+    opts += ["DATA.NUM_FRAMES", "4", "TEST.ENABLE", "False", "TRAIN.EVAL_PERIOD", "0"]
+    opts += [
+        "SOLVER.BASE_LR",
+        "1.6e-3",
+        "SOLVER.WARMUP_EPOCHS",
+        "2.0",
+        "SOLVER.WARMUP_START_LR",
+        "0.0",
+    ]
+    opts += ["OUTPUT_DIR", str(out)]
+    assert main(["--cfg", PRETRAIN, FINETUNE, "--opts", *opts]) == 0
+    assert sorted(os.listdir(out)) == ["finetune", "pretrain_maskfeat"]
+    assert list((out / "pretrain_maskfeat" / "checkpoints").glob("*.pyth"))
+    log = (out / "finetune" / "log.txt").read_text()
+    assert f"Initialising from {out / 'pretrain_maskfeat' / 'checkpoints'}" in log
+    assert "Resumed from" not in log
+    # 6 clips, batch 4: one step. Peak 1.6e-3 * 4 / 16 = 4e-4; after step 1 of a 2-step warmup
+    # from 0: 2e-4 (layer decay 0.75 over 2 blocks would log 2e-4 * 0.75**3 for the embedding).
+    (step,) = [r for r in read_metrics(str(out / "finetune")) if r.get("phase") == "train"]
+    assert step["lr"] == pytest.approx(2e-4)
+
+
+def test_chain_follows_the_previous_job_unless_overridden(tmp_path):
+    mae = str(REPO / "configs" / "demo" / "pretrain_mae.yaml")
+    opts = ["DATA.PATH_TO_DATA_DIR", str(_tiny_root(tmp_path)), "OUTPUT_DIR", str(tmp_path / "o")]
+    cfgs = load_chain([mae, FINETUNE], opts)
+    names = ("pretrain_mae", "finetune")
+    assert [c.OUTPUT_DIR for c in cfgs] == [str(tmp_path / "o" / n) for n in names]
+    assert cfgs[1].TRAIN.CHECKPOINT_FILE_PATH == cfgs[0].OUTPUT_DIR
+    mine = str(tmp_path / "weights.pyth")
+    open(mine, "wb").close()
+    cfgs = load_chain([mae, FINETUNE], ["TRAIN.CHECKPOINT_FILE_PATH", mine, *opts])
+    assert cfgs[1].TRAIN.CHECKPOINT_FILE_PATH == mine
+    # A single job: OUTPUT_DIR is the job's folder, as before; same-named configs stay apart.
+    opts += ["TRAIN.CHECKPOINT_FILE_PATH", ""]
+    assert load_chain([FINETUNE], opts)[0].OUTPUT_DIR == str(tmp_path / "o")
+    twice = [c.OUTPUT_DIR for c in load_chain([FINETUNE, FINETUNE], opts)]
+    assert twice == [str(tmp_path / "o" / "finetune"), str(tmp_path / "o" / "finetune_2")]

@@ -1,3 +1,4 @@
+import os
 import threading
 from collections import Counter
 
@@ -8,7 +9,12 @@ from videossl.data.demo import CLASSES, ensure_demo_dataset, render_clip, write_
 from videossl.data.records import read_list
 
 SMALL = dict(
-    num_train_per_class=2, num_val_per_class=1, num_test_per_class=1, size=(32, 32), num_frames=12
+    num_train_per_class=2,
+    num_val_per_class=1,
+    num_test_per_class=1,
+    num_pool_per_class=0,
+    size=(32, 32),
+    num_frames=12,
 )
 
 
@@ -57,3 +63,23 @@ def test_ensure_is_idempotent_and_concurrent(tmp_path):
     mtime = (tmp_path / "train.csv").stat().st_mtime_ns
     ensure_demo_dataset(str(tmp_path), **SMALL)
     assert (tmp_path / "train.csv").stat().st_mtime_ns == mtime
+
+
+def test_unlabeled_pool_for_pretraining(tmp_path):
+    """The pool list holds the pool and the labeled train clips, no labels; pointing at
+    <root>/unlabeled finds the dataset instead of writing it again."""
+    info = write_demo_dataset(str(tmp_path), **{**SMALL, "num_pool_per_class": 3})
+    assert info["counts"]["pool"] == (3 + 2) * len(CLASSES)
+    pool = read_list(str(tmp_path / "unlabeled" / "train.csv"))
+    train = {r.path for r in read_list(info["lists"]["train"])}
+    assert len(pool) == 30 and train <= {r.path for r in pool}
+    assert all(os.path.isfile(r.path) for r in pool)
+    mtime = (tmp_path / "unlabeled" / "train.csv").stat().st_mtime_ns
+    again = ensure_demo_dataset(str(tmp_path / "unlabeled"))
+    assert again["counts"] == info["counts"]
+    assert (tmp_path / "unlabeled" / "train.csv").stat().st_mtime_ns == mtime
+
+
+def test_unlabeled_path_writes_a_pool(tmp_path):
+    info = ensure_demo_dataset(str(tmp_path / "unlabeled"), **{**SMALL, "num_pool_per_class": 1})
+    assert info["root"] == str(tmp_path) and info["counts"]["pool"] == 18

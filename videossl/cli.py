@@ -12,7 +12,9 @@ from .config import ConfigError, load_config
 DESCRIPTION = """Train and/or test a videossl model from YAML configs.
 
 Each --cfg file is one job; several files run one after another (e.g. a pretraining config
-then a fine-tuning config that starts from its checkpoint). Overrides apply to every job and
+then a fine-tuning config). In a chain, a job whose config starts from a checkpoint
+(TRAIN.CHECKPOINT_FILE_PATH) starts from the previous job's run, and an OUTPUT_DIR override is
+the parent folder: each job writes to OUTPUT_DIR/<config name>. Overrides apply to every job and
 may be given after --opts or directly as trailing KEY VALUE pairs, as in PySlowFast.
 Re-running the same command resumes from the newest checkpoint in OUTPUT_DIR.
 """
@@ -149,15 +151,56 @@ def load_checked(path: str, opts: list[str], earlier_runs: tuple[str, ...] = ())
     `earlier_runs`: OUTPUT_DIRs of the jobs chained before it (may hold its init checkpoint)."""
     from .config.validate import check_environment
 
+    cfg = _load(path, opts)
+    check_environment(cfg, earlier_runs)
+    return cfg
+
+
+def _load(path: str, opts: list[str]):
     try:
-        cfg = load_config([path], opts)
+        return load_config([path], opts)
     except ConfigError:
         raise
     except (ValueError, AssertionError, KeyError, TypeError) as e:
         # fvcore's type coercion while merging the YAML: name the file as well as the key.
         raise ConfigError(f"Bad value in config file {path}: {_one_line(e)}") from e
-    check_environment(cfg, earlier_runs)
-    return cfg
+
+
+def _override(opts: list[str], key: str) -> str | None:
+    """The last value given to `key` in KEY VALUE pairs, or None."""
+    values = [v for k, v in zip(opts[0::2], opts[1::2]) if k == key]
+    return values[-1] if values else None
+
+
+def _job_names(paths: list[str]) -> list[str]:
+    """One folder name per job: the config's file name, made unique with _2, _3, ..."""
+    names: list[str] = []
+    for path in paths:
+        stem = os.path.splitext(os.path.basename(path))[0]
+        name, n = stem, 1
+        while name in names:
+            n += 1
+            name = f"{stem}_{n}"
+        names.append(name)
+    return names
+
+
+def load_chain(paths: list[str], opts: list[str]) -> list:
+    """The configs of chained jobs, checked. With several jobs, an OUTPUT_DIR override is their
+    parent folder (one sub-folder per job, named after its config file), and a job after the
+    first whose config sets TRAIN.CHECKPOINT_FILE_PATH starts from the previous job's run,
+    unless the overrides name a checkpoint."""
+    parent = _override(opts, "OUTPUT_DIR")
+    explicit_init = _override(opts, "TRAIN.CHECKPOINT_FILE_PATH") is not None
+    cfgs: list = []
+    for path, name in zip(paths, _job_names(paths)):
+        job_opts = list(opts)
+        if parent is not None and len(paths) > 1:
+            job_opts += ["OUTPUT_DIR", os.path.join(parent, name)]
+        if cfgs and not explicit_init and _load(path, job_opts).TRAIN.CHECKPOINT_FILE_PATH:
+            job_opts += ["TRAIN.CHECKPOINT_FILE_PATH", cfgs[-1].OUTPUT_DIR]
+        cfgs.append(load_checked(path, job_opts, tuple(c.OUTPUT_DIR for c in cfgs)))
+    return cfgs
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
@@ -172,9 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     opts = args.all_opts + _cli_overrides(args)
     try:
-        cfgs = []
-        for path in args.cfg_files:
-            cfgs.append(load_checked(path, opts, tuple(c.OUTPUT_DIR for c in cfgs)))
+        cfgs = load_chain(args.cfg_files, opts)
     except ConfigError as e:
         if args.debug:
             raise

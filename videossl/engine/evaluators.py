@@ -11,6 +11,7 @@ import torch
 from fvcore.common.registry import Registry
 
 from ..distributed import all_gather_object, is_main_process
+from ..plotting import read_class_names, save_confusion_png
 
 logger = logging.getLogger(__name__)
 
@@ -57,12 +58,14 @@ class ClassificationEvaluator:
         ensemble: str = "sum",
         save_predictions: bool = True,
         tag: str = "test",
+        class_names: list[str] | None = None,
     ) -> None:
         self.dataset = dataset
         self.output_dir = output_dir
         self.ensemble = ensemble
         self.save_predictions = save_predictions
         self.tag = tag
+        self.class_names = class_names
         self.reset()
 
     @classmethod
@@ -74,6 +77,7 @@ class ClassificationEvaluator:
             ensemble=cfg.TEST.ENSEMBLE_METHOD,
             save_predictions=cfg.TEST.SAVE_PREDICTIONS,
             tag=tag,
+            class_names=read_class_names(cfg.DATA.PATH_TO_DATA_DIR),
         )
 
     def reset(self) -> None:
@@ -150,28 +154,12 @@ class ClassificationEvaluator:
                         rec["path"] = str(paths[vid])
                     f.write(json.dumps(rec) + "\n")
         cm = confusion_matrix(preds, labels, num_classes)
-        save_confusion_png(cm, os.path.join(self.output_dir, f"confusion_{self.tag}.png"))
-
-
-def save_confusion_png(cm: torch.Tensor, path: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    n = cm.shape[0]
-    size = min(max(4, n * 0.4), 20)
-    fig, ax = plt.subplots(figsize=(size, size))
-    ax.imshow(cm.numpy(), cmap="Blues")
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    if n <= 30:
-        for i in range(n):
-            for j in range(n):
-                ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+        save_confusion_png(
+            cm,
+            os.path.join(self.output_dir, f"confusion_{self.tag}.png"),
+            class_names=self.class_names,
+            title=self.tag,
+        )
 
 
 # Evaluators defined in their own modules register themselves on import.

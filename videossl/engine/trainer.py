@@ -432,7 +432,7 @@ class Trainer:
             "epoch": self.epoch + 1,
             "iter": self.step_in_epoch,
             "global_step": self.global_step,
-            "lr": self.optimizer.param_groups[0]["lr"],
+            "lr": base_lr(self.optimizer),
             **losses,
             "clips_per_s": clips / max(elapsed, 1e-9),
             "step_time": elapsed / self.opt.log_period,
@@ -449,6 +449,12 @@ class Trainer:
             record["lr"],
             record["clips_per_s"],
         )
+
+
+def base_lr(optimizer: torch.optim.Optimizer) -> float:
+    """The learning rate of the base group (layer-decay scale 1.0, the largest scale), not of
+    whichever group comes first (with layer decay, the most-decayed one)."""
+    return max(optimizer.param_groups, key=lambda g: g.get("lr_scale", 1.0))["lr"]
 
 
 def peak_memory_mb(device: torch.device) -> float:
