@@ -157,3 +157,53 @@ def test_block_widens_and_pools(dim_mul_in_att):
 def test_head_count_must_divide_width():
     with pytest.raises(ValueError, match="divisible"):
         MultiScaleAttention(8, 9, input_size=(2, 4, 4), num_heads=2)
+
+
+class _RecordInput(torch.nn.Module):
+    def forward(self, x):
+        self.contiguous = x.is_contiguous()
+        return x
+
+
+def test_attention_pool_hands_the_pool_a_contiguous_grid():
+    """The permuted token grid is channels-last-3d; the pool must see [B*n,c,t,h,w] contiguous
+    (as PySlowFast's attention_pool), the layout whose bf16 CPU Conv3d backward is correct."""
+    record = _RecordInput()
+    attention_pool(torch.randn(2, 3, 1 + 2 * 4 * 4, 8), record, (2, 4, 4), num_prefix_tokens=1)
+    assert record.contiguous
+
+
+def _depthwise_weight_grad(x, grad_out, kernel, stride):
+    """By hand, in float64: d(sum(grad_out * conv(x)))/d(weight) of a depthwise conv3d with
+    padding kernel//2. x [N,c,t,h,w], grad_out [N,c,t',h',w'] -> [c,1,kt,kh,kw]."""
+    pads = [k // 2 for k in kernel]
+    xp = F.pad(x.double(), [p for p in reversed(pads) for _ in range(2)])
+    g = grad_out.double()
+    out_t, out_h, out_w = g.shape[2:]
+    st, sh, sw = stride
+    grad = torch.zeros(x.shape[1], 1, *kernel, dtype=torch.float64)
+    for a, b, d in itertools.product(*(range(k) for k in kernel)):
+        window = xp[:, :, a : a + st * out_t : st, b : b + sh * out_h : sh, d : d + sw * out_w : sw]
+        grad[:, 0, a, b, d] = (window * g).sum(dim=(0, 2, 3, 4))
+    return grad
+
+
+@pytest.mark.parametrize("stride", [(1, 1, 1), (1, 2, 2)])
+def test_pooling_conv_weight_gradient_is_right_under_bf16_autocast(stride):
+    """Regression (issue 12, bf16 MViT MaskFeat runs with gradient norms of 1e+15): with the
+    grid left channels-last, oneDNN's bf16 depthwise Conv3d weight gradient on AVX512-bf16 CPUs
+    was wrong (off by more than its own size) and read uninitialised memory."""
+    torch.manual_seed(0)
+    m = _attn(stride_kv=stride, stride_q=(1, 1, 1))
+    b, n, c, thw = 4, m.num_heads, 8 // m.num_heads, (2, 4, 4)
+    x = torch.randn(b, n, 1 + 32, c)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, out_thw = attention_pool(x, m.pool_k, thw, num_prefix_tokens=1)
+    grad_out = torch.randn(b, n, 1 + out_thw[0] * out_thw[1] * out_thw[2], c)
+    (out.float() * grad_out).sum().backward()
+    # The pooled tokens [B,n,N',c] as the conv's [B*n,c,t',h',w'] output, and its input.
+    g = grad_out[:, :, 1:].transpose(2, 3).reshape(b * n, c, *out_thw)
+    grid = x[:, :, 1:].bfloat16().float().reshape(b * n, *thw, c).permute(0, 4, 1, 2, 3)
+    ref = _depthwise_weight_grad(grid, g, m.pool_k.kernel_size, stride)
+    err = (m.pool_k.weight.grad.double() - ref).norm() / ref.norm()
+    assert err < 0.02, f"relative error {err:.3g} of the bf16 pooling-conv weight gradient"

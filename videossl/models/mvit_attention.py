@@ -48,7 +48,9 @@ def attention_pool(
         x = x.unsqueeze(1)
     prefix, x = x[:, :, :num_prefix_tokens], x[:, :, num_prefix_tokens:]
     b, n, _, c = x.shape
-    x = x.reshape(b * n, *thw, c).permute(0, 4, 1, 2, 3)  # [B*n, c, t, h, w]
+    # Contiguous, as PySlowFast: the permuted view is channels-last-3d, for which oneDNN's bf16
+    # depthwise Conv3d weight gradient (jit_bf16 backward_weights, AVX512-bf16 CPUs) is wrong.
+    x = x.reshape(b * n, *thw, c).permute(0, 4, 1, 2, 3).contiguous()  # [B*n, c, t, h, w]
     x = pool(x)
     new_thw = (x.shape[2], x.shape[3], x.shape[4])
     x = x.reshape(b, n, c, -1).transpose(2, 3)  # [B, n, N', c]
