@@ -56,12 +56,14 @@ def test_reduced_comparison_writes_table_and_png(tmp_path, capsys):
 
 
 def test_jobs_share_budget_and_seed_across_arms(tmp_path):
-    plan = DemoPlan(config_dir=str(REPO / "configs" / "demo"), output_dir="o", seeds=(0, 1))
+    plan = DemoPlan(
+        config_dir=str(REPO / "configs" / "demo"), output_dir="o", seeds=(0, 1), finetune_epochs=7
+    )
     jobs = plan_jobs(plan)
     names = [j.name for j in jobs]
     assert names[:2] == ["pretrain_maskfeat", "pretrain_mae"] and len(names) == 2 + 4 * 2
     fine = [dict(zip(j.opts[0::2], j.opts[1::2])) for j in jobs[2:]]
-    assert {f["SOLVER.MAX_EPOCH"] for f in fine} == {str(plan.finetune_epochs)}
+    assert {f["SOLVER.MAX_EPOCH"] for f in fine} == {"7"}
     assert [f["RNG_SEED"] for f in fine] == ["0"] * 4 + ["1"] * 4
     inits = [f["TRAIN.CHECKPOINT_FILE_PATH"] for f in fine[:4]]
     assert inits == ["o/pretrain_maskfeat", "o/pretrain_mae", "", "o/pretrain_maskfeat"]

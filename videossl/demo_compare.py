@@ -66,8 +66,8 @@ class DemoPlan:
     test_per_class: int = DEMO_SIZES["num_test_per_class"]
     size: int = DEMO_SIZES["size"][0]
     num_frames: int = DEMO_SIZES["num_frames"]
-    pretrain_epochs: int = 5
-    finetune_epochs: int = 40
+    pretrain_epochs: int | None = None  # None: the pretraining configs' own
+    finetune_epochs: int | None = None  # None: the fine-tuning configs' own
     probe: bool = True
     opts: tuple[str, ...] = field(default_factory=tuple)  # extra overrides for every job
 
@@ -128,16 +128,29 @@ def plan_jobs(plan: DemoPlan) -> list[Job]:
     for name, config in PRETRAIN.items():
         if name in needed:
             opts = ("DATA.PATH_TO_DATA_DIR", os.path.join(plan.data_dir, "unlabeled"))
-            opts += ("SOLVER.MAX_EPOCH", str(plan.pretrain_epochs), "RNG_SEED", "0")
-            jobs.append(Job(name, config, opts, cost=2.0 * c["pool"] * plan.pretrain_epochs))
-    ft_cost = (c["train"] + c["val"] / 5) * plan.finetune_epochs + c["test"]
+            opts += ("RNG_SEED", "0")
+            if plan.pretrain_epochs:
+                opts += ("SOLVER.MAX_EPOCH", str(plan.pretrain_epochs))
+            epochs = plan.pretrain_epochs or _epochs(os.path.join(plan.config_dir, config))
+            jobs.append(Job(name, config, opts, cost=2.0 * c["pool"] * epochs))
     for seed in plan.seeds:
         for arm in plan.arms():
             init = os.path.join(plan.output_dir, arm.pretrain) if arm.pretrain else ""
             opts = ("DATA.PATH_TO_DATA_DIR", plan.data_dir, "TRAIN.CHECKPOINT_FILE_PATH", init)
-            opts += ("SOLVER.MAX_EPOCH", str(plan.finetune_epochs), "RNG_SEED", str(seed))
-            jobs.append(Job(f"{_slug(arm.label)}_seed{seed}", arm.config, opts, cost=ft_cost))
+            opts += ("RNG_SEED", str(seed))
+            if plan.finetune_epochs:
+                opts += ("SOLVER.MAX_EPOCH", str(plan.finetune_epochs))
+            epochs = plan.finetune_epochs or _epochs(os.path.join(plan.config_dir, arm.config))
+            cost = (c["train"] + c["val"] / 5) * epochs + c["test"]
+            jobs.append(Job(f"{_slug(arm.label)}_seed{seed}", arm.config, opts, cost=cost))
     return jobs
+
+
+def _epochs(path: str) -> int:
+    """SOLVER.MAX_EPOCH of a config file (for the ETA's cost of its job)."""
+    from .config import load_config
+
+    return int(load_config([path]).SOLVER.MAX_EPOCH)
 
 
 def _slug(label: str) -> str:
