@@ -154,3 +154,20 @@ def test_eval_fn_results_become_one_eval_record_and_tensorboard_scalars(tmp_path
     acc.Reload()
     assert {"val/top1", "val/top5", "val/loss"} <= set(acc.Tags()["scalars"])
     assert [(e.step, e.value) for e in acc.Scalars("val/top1")] == [(step, 52.0)]
+
+
+def test_log_lines_carry_an_eta_that_counts_down_to_zero(tmp_path, caplog):
+    import json
+
+    trainer = make_trainer(tmp_path, max_epoch=3)
+    with caplog.at_level("INFO", logger="videossl.engine.trainer"):
+        trainer.train()
+    records = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    steps = [r for r in records if r.get("phase") == "train"]
+    total = 3 * trainer.steps_per_epoch
+    for r in steps:  # steps left after this one, at the window's seconds per step
+        left = total - (r["epoch"] - 1) * trainer.steps_per_epoch - r["iter"]
+        assert r["eta_s"] == pytest.approx(left * r["step_time"])
+    assert steps[-1]["eta_s"] == 0.0 and steps[0]["eta_s"] > 0.0
+    lines = [m for m in caplog.messages if " step " in m and "clips/s" in m]
+    assert lines and all(" eta " in m for m in lines) and lines[-1].endswith("eta 0m00s")

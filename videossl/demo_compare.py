@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from .cli import load_checked, run_config
 from .data.demo import CLASSES, DEMO_SIZES, write_demo_dataset
-from .logs import setup_logging
+from .logs import format_duration, setup_logging
 
 logger = logging.getLogger(__name__)
 
@@ -160,12 +160,7 @@ def _slug(label: str) -> str:
 def _eta(done: float, total: float, elapsed: float) -> str:
     if done <= 0:
         return "?"
-    return _clock(elapsed * (total - done) / done)
-
-
-def _clock(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds // 60}m{seconds % 60:02d}s"
+    return format_duration(elapsed * (total - done) / done)
 
 
 def run_jobs(plan: DemoPlan, jobs: list[Job]) -> dict[str, float]:
@@ -181,7 +176,7 @@ def run_jobs(plan: DemoPlan, jobs: list[Job]) -> dict[str, float]:
             job.name,
             job.config,
             out,
-            _clock(time.perf_counter() - start),
+            format_duration(time.perf_counter() - start),
             _eta(done, total, time.perf_counter() - start),
         )
         path = os.path.join(plan.config_dir, job.config)
@@ -197,7 +192,7 @@ def run_jobs(plan: DemoPlan, jobs: list[Job]) -> dict[str, float]:
             k,
             len(jobs),
             f": test top-1 {top1[job.name]:.1f}%" if job.name in top1 else "",
-            _clock(time.perf_counter() - start),
+            format_duration(time.perf_counter() - start),
             _eta(done, total, time.perf_counter() - start),
         )
     return top1
@@ -252,5 +247,11 @@ def run_demo(plan: DemoPlan) -> dict:
         json.dump(summary, f, indent=1)
     with open(os.path.join(plan.output_dir, "results.md"), "w") as f:
         f.write(table + "\n")
-    logger.info("[demo] done in %s (CPU %s): %s\n%s", _clock(wall), _clock(cpu), png, table)
+    logger.info(
+        "[demo] done in %s (CPU %s): %s\n%s",
+        format_duration(wall),
+        format_duration(cpu),
+        png,
+        table,
+    )
     return summary

@@ -14,6 +14,14 @@ from .distributed import get_rank, is_main_process
 _FORMAT = "[%(asctime)s %(levelname)s %(name)s] %(message)s"
 
 
+def format_duration(seconds: float) -> str:
+    """12m05s (or 1h02m05s): durations and ETAs in plain log lines."""
+    seconds = int(round(max(seconds, 0.0)))
+    hours, rest = divmod(seconds, 3600)
+    text = f"{rest // 60}m{rest % 60:02d}s"
+    return f"{hours}h{text.zfill(6)}" if hours else text
+
+
 def setup_logging(output_dir: str | None = None) -> None:
     """INFO on rank 0 (console and OUTPUT_DIR/log.txt), warnings only on other ranks."""
     root = logging.getLogger()

@@ -23,7 +23,7 @@ from torch.nn.parallel import DistributedDataParallel
 from .. import checkpoint as ckpt
 from ..data.sampler import _mix
 from ..distributed import all_reduce_mean, get_rank, get_world_size, is_main_process
-from ..logs import MetricWriter, drop_records_after
+from ..logs import MetricWriter, drop_records_after, format_duration
 from . import preemption
 from .guard import LossGuard, TrainingDiverged
 
@@ -439,15 +439,18 @@ class Trainer:
             "data_time": data_time / self.opt.log_period,
             "memory_mb": peak_memory_mb(self.device),
         }
+        left = (self.opt.max_epoch - self.epoch) * self.steps_per_epoch - self.step_in_epoch
+        record["eta_s"] = left * record["step_time"]  # training steps only, at this window's pace
         self.metrics.write(record, step=self.global_step)
         logger.info(
-            "epoch %d step %d/%d %s lr %.3g %.1f clips/s",
+            "epoch %d step %d/%d %s lr %.3g %.1f clips/s eta %s",
             self.epoch + 1,
             self.step_in_epoch,
             self.steps_per_epoch,
             _fmt(losses),
             record["lr"],
             record["clips_per_s"],
+            format_duration(record["eta_s"]),
         )
 
 
