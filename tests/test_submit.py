@@ -42,10 +42,12 @@ def data_dir(tmp_path_factory) -> str:
     return str(tmp_path_factory.mktemp("demo_data"))
 
 
-def tiny_opts(root, data_dir: str, *, epochs: int = 1, iters: int = 2) -> list[str]:
+def tiny_opts(
+    root, data_dir: str, *, epochs: int = 1, iters: int = 2, workers: int = 0
+) -> list[str]:
     return [
         "OUTPUT_DIR", str(root / "jobs"), "DATA.PATH_TO_DATA_DIR", data_dir,
-        "DATA.NUM_WORKERS", "0", "TRAIN.BATCH_SIZE", "4", "SOLVER.MAX_EPOCH", str(epochs),
+        "DATA.NUM_WORKERS", str(workers), "TRAIN.BATCH_SIZE", "4", "SOLVER.MAX_EPOCH", str(epochs),
         "TRAIN.MAX_ITERS_PER_EPOCH", str(iters), "LOG.PERIOD", "1",
         "LAUNCH.CPUS_PER_TASK", "1", "LAUNCH.TIME_MIN", "10", "DISTRIBUTED.TIMEOUT_S", "120",
     ]  # fmt: skip
@@ -111,9 +113,8 @@ def test_launch_flags_become_config_overrides():
 @pytest.mark.slow
 def test_local_two_task_pretraining_writes_where_announced(tmp_path, data_dir):
     args = ["--cfg", DEMO, "--local", "--wait", "--gpus-per-node", "0", "--tasks-per-node", "2"]
-    job_id, stdout, job_dir = run_submit(
-        args + ["--opts", *tiny_opts(tmp_path, data_dir)], tmp_path
-    )
+    opts = tiny_opts(tmp_path, data_dir, workers=2)  # loader workers under each task
+    job_id, stdout, job_dir = run_submit(args + ["--opts", *opts], tmp_path)
     assert job_dir == tmp_path / "jobs" / job_id
     assert "finished" in stdout
     assert final_global_step(job_dir) == 2
@@ -126,7 +127,8 @@ def test_local_two_task_pretraining_writes_where_announced(tmp_path, data_dir):
 @pytest.mark.slow
 def test_slurm_two_task_pretraining_completes_where_announced(tmp_path, data_dir, slurm_cluster):  # noqa: F811
     args = ["--cfg", DEMO, "--nodes", "1", "--gpus-per-node", "0", "--tasks-per-node", "2"]
-    job_id, _, job_dir = run_submit(args + ["--opts", *tiny_opts(tmp_path, data_dir)], tmp_path)
+    opts = tiny_opts(tmp_path, data_dir, workers=2)  # loader workers under each Slurm task
+    job_id, _, job_dir = run_submit(args + ["--opts", *opts], tmp_path)
     assert job_dir == tmp_path / "jobs" / job_id
     assert final_state(job_id, timeout_s=240) == "COMPLETED"
     assert final_global_step(job_dir) == 2
