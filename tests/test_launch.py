@@ -118,8 +118,11 @@ def test_local_two_tasks_share_a_gloo_group(tmp_path, toy_pythonpath):  # noqa: 
     assert str(job.paths.folder) == str(tmp_path / "jobs" / job.job_id)
 
 
-def _task_pid(job_dir) -> int:
-    wait_for(lambda: progress(job_dir) >= 5, 60, "the toy job to make progress")
+def _task_pid(job_dir, timeout_s: float = 180) -> int:
+    """The running task's pid once it has made progress. The wait includes the job's start: a
+    Slurm job submitted while the node still completes the previous one waits for the next
+    scheduling pass (a CI run hit the old 60 s limit that way)."""
+    wait_for(lambda: progress(job_dir) >= 5, timeout_s, f"the toy job in {job_dir} to progress")
     return attempts(job_dir)[-1]["pid"]
 
 
