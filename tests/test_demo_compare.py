@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from videossl.demo_compare import DemoPlan, _eta, format_table, plan_jobs, summarize
+from videossl.demo_compare import DemoPlan, Job, _eta, format_table, plan_jobs, summarize
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["VIT.EMBED_DIM", "32", "VIT.DEPTH", "2", "VIT.NUM_HEADS", "2", "TRAIN.BATCH_SIZE", "4"]
@@ -84,6 +84,11 @@ def test_table_mean_and_sample_std():
     assert math.isnan(one[0]["std"]) and "| 50.0 | 50.0 |" in format_table(one, (0,), 10.0)
 
 
-def test_eta_from_the_share_of_work_done():
-    assert _eta(0.0, 10.0, 5.0) == "?"
-    assert _eta(1.0, 4.0, 30.0) == "1m30s"
+def test_eta_prices_each_remaining_job_at_its_kinds_measured_rate():
+    pre = [Job("p1", "c", cost=100.0, kind="pretrain"), Job("p2", "c", cost=100.0, kind="pretrain")]
+    fine = [Job(f"f{i}", "c", cost=10.0) for i in range(3)]
+    assert _eta(pre + fine, []) == "?"
+    # Before any fine-tune ran, fine-tunes are priced at the pretraining rate (0.6 s per unit).
+    assert _eta(pre[1:] + fine, [(pre[0], 60.0)]) == "1m18s"  # 60 + 3 x 6
+    # Fine-tunes cost far more per clip (start-up, evaluation): their own rate takes over.
+    assert _eta(fine[1:], [(pre[0], 60.0), (pre[1], 60.0), (fine[0], 15.0)]) == "0m30s"

@@ -32,6 +32,7 @@ class Job:
     config: str
     opts: tuple[str, ...] = ()
     cost: float = 1.0  # clips seen, for the ETA
+    kind: str = "finetune"  # jobs of one kind share their measured seconds per clip (ETA)
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ def plan_jobs(plan: DemoPlan) -> list[Job]:
             if plan.pretrain_epochs:
                 opts += ("SOLVER.MAX_EPOCH", str(plan.pretrain_epochs))
             epochs = plan.pretrain_epochs or _epochs(os.path.join(plan.config_dir, config))
-            jobs.append(Job(name, config, opts, cost=2.0 * c["pool"] * epochs))
+            jobs.append(Job(name, config, opts, cost=2.0 * c["pool"] * epochs, kind="pretrain"))
     for seed in plan.seeds:
         for arm in plan.arms():
             init = os.path.join(plan.output_dir, arm.pretrain) if arm.pretrain else ""
@@ -157,16 +158,24 @@ def _slug(label: str) -> str:
     return label.split(" (")[0].replace(" -> ", "_").replace(" ", "_").lower()
 
 
-def _eta(done: float, total: float, elapsed: float) -> str:
-    if done <= 0:
+def _eta(remaining: list[Job], finished: list[tuple[Job, float]]) -> str:
+    """Time left: each remaining job's cost at the seconds per unit of cost measured on the
+    finished jobs of its kind (pretraining, fine-tuning), or of all finished jobs until one of
+    its kind has run. "?" before any job has finished."""
+    if not finished:
         return "?"
-    return format_duration(elapsed * (total - done) / done)
+
+    def rate(runs: list[tuple[Job, float]]) -> float:
+        return sum(s for _, s in runs) / max(sum(j.cost for j, _ in runs), 1e-9)
+
+    overall = rate(finished)
+    kinds = {j.kind: rate([r for r in finished if r[0].kind == j.kind]) for j, _ in finished}
+    return format_duration(sum(j.cost * kinds.get(j.kind, overall) for j in remaining))
 
 
 def run_jobs(plan: DemoPlan, jobs: list[Job]) -> dict[str, float]:
     """Run the jobs in order; returns the test top-1 of each fine-tuning job by name."""
-    total = sum(j.cost for j in jobs)
-    done, start, top1 = 0.0, time.perf_counter(), {}
+    finished, start, top1 = [], time.perf_counter(), {}
     for k, job in enumerate(jobs, 1):
         out = os.path.join(plan.output_dir, job.name)
         logger.info(
@@ -177,8 +186,9 @@ def run_jobs(plan: DemoPlan, jobs: list[Job]) -> dict[str, float]:
             job.config,
             out,
             format_duration(time.perf_counter() - start),
-            _eta(done, total, time.perf_counter() - start),
+            _eta(jobs[k - 1 :], finished),
         )
+        began = time.perf_counter()
         path = os.path.join(plan.config_dir, job.config)
         cfg = load_checked(path, [*job.opts, *plan.opts, "OUTPUT_DIR", out])
         results = run_config(cfg) or {}
@@ -186,14 +196,14 @@ def run_jobs(plan: DemoPlan, jobs: list[Job]) -> dict[str, float]:
         tests = results.get("test") or {}
         if tests:
             top1[job.name] = float(next(iter(tests.values()))["top1"])
-        done += job.cost
+        finished.append((job, time.perf_counter() - began))
         logger.info(
             "[demo] job %d/%d done%s; elapsed %s, ETA %s",
             k,
             len(jobs),
             f": test top-1 {top1[job.name]:.1f}%" if job.name in top1 else "",
             format_duration(time.perf_counter() - start),
-            _eta(done, total, time.perf_counter() - start),
+            _eta(jobs[k:], finished),
         )
     return top1
 
