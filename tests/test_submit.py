@@ -20,6 +20,7 @@ from launch_helpers import (
 )
 
 from videossl import checkpoint as ckpt
+from videossl.config import load_config
 
 SUBMIT = os.path.join(REPO_DIR, "tools", "submit.py")
 DEMO = os.path.join(REPO_DIR, "configs", "demo", "pretrain_mae.yaml")
@@ -133,7 +134,8 @@ def test_slurm_two_task_pretraining_completes_where_announced(tmp_path, data_dir
     assert final_state(job_id, timeout_s=240) == "COMPLETED"
     assert final_global_step(job_dir) == 2
     log = (job_dir / "log.txt").read_text()
-    assert "rank 0 of 2" in log and "Global batch 4" in log
+    clips = 4 * load_config([DEMO]).DATA.NUM_REPEATED_SAMPLES  # TRAIN.BATCH_SIZE 4 videos
+    assert "rank 0 of 2" in log and f"Global batch {clips} clips" in log
     assert (job_dir / f"{job_id}_0_log.out").exists() and (job_dir / "config.yaml").exists()
 
 
