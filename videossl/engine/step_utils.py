@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
+import sys
 from dataclasses import dataclass
 from typing import Any
 
 import torch
+
+from ..distributed import is_main_process
 
 
 @dataclass
@@ -76,3 +80,37 @@ def _batch_len(batch: Any) -> int:
 
 def _fmt(values: dict[str, float]) -> str:
     return " ".join(f"{k} {v:.4g}" for k, v in values.items() if math.isfinite(v))
+
+
+def numeric(results: dict[str, Any] | None) -> dict[str, float]:
+    """The int/float entries of an evaluator's results, as floats (bools and text left out)."""
+    return {
+        k: float(v)
+        for k, v in (results or {}).items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
+
+
+def snapshot(model, optimizer, scaler, ema_module, global_step: int) -> dict[str, Any]:
+    """A CPU copy of the weights, optimiser, scaler and EMA weights (None without EMA)."""
+
+    def cpu(module) -> dict[str, torch.Tensor]:
+        return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
+
+    return {
+        "model": cpu(model),
+        "optimizer": copy.deepcopy(optimizer.state_dict()),
+        "scaler": scaler.state_dict(),
+        "ema": cpu(ema_module) if ema_module is not None else None,
+        "global_step": global_step,
+    }
+
+
+def progress_bar(total: int, initial: int, desc: str):
+    """A tqdm bar on an interactive terminal of rank 0, else None (plain log lines carry the
+    ETA)."""
+    if not (is_main_process() and sys.stdout.isatty()):
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, dynamic_ncols=True, leave=False)

@@ -8,11 +8,9 @@ model as the loader made them (uint8 clips), moved to the device: the objective 
 from __future__ import annotations
 
 import contextlib
-import copy
 import logging
 import math
 import os
-import sys
 import time
 from typing import Any, Callable
 
@@ -31,7 +29,10 @@ from .step_utils import (  # noqa: F401  (TrainOptions, steps_per_epoch: this mo
     _fmt,
     autocast,
     base_lr,
+    numeric,
     peak_memory_mb,
+    progress_bar,
+    snapshot,
     steps_per_epoch,
     to_device,
 )
@@ -286,17 +287,8 @@ class Trainer:
 
     def _progress_bar(self):
         """A tqdm bar with ETA on interactive terminals (rank 0); plain log lines otherwise."""
-        if not (is_main_process() and sys.stdout.isatty()):
-            return None
-        from tqdm import tqdm
-
-        return tqdm(
-            total=self.steps_per_epoch,
-            initial=self.step_in_epoch,
-            desc=f"epoch {self.epoch + 1}/{self.opt.max_epoch}",
-            dynamic_ncols=True,
-            leave=False,
-        )
+        desc = f"epoch {self.epoch + 1}/{self.opt.max_epoch}"
+        return progress_bar(self.steps_per_epoch, self.step_in_epoch, desc)
 
     def _optimizer_step(self, *, want_norm: bool = False) -> float | None:
         """Clip, step, update the scaler/EMA/counters/schedule; returns the grad norm if known."""
@@ -324,18 +316,8 @@ class Trainer:
 
     def _snapshot(self) -> dict[str, Any]:
         """A CPU copy of the weights, optimiser, scaler and EMA (the start of a fresh run)."""
-        state = {
-            "model": {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()},
-            "optimizer": copy.deepcopy(self.optimizer.state_dict()),
-            "scaler": self.scaler.state_dict(),
-            "ema": None,
-            "global_step": self.global_step,
-        }
-        if self.ema is not None:
-            state["ema"] = {
-                k: v.detach().cpu().clone() for k, v in self.ema.module.state_dict().items()
-            }
-        return state
+        ema = self.ema.module if self.ema is not None else None
+        return snapshot(self.model, self.optimizer, self.scaler, ema, self.global_step)
 
     def _rollback(self, value: float) -> None:
         """Restore the newest finite checkpoint that precedes the divergence (older each time
@@ -378,11 +360,7 @@ class Trainer:
     def log_eval(self, results: dict[str, Any], split: str = "val") -> dict[str, float]:
         """One metrics.jsonl record and `<split>/<name>` TensorBoard scalars for an evaluation
         after epoch `self.epoch`; non-numeric results are left out."""
-        values = {
-            k: float(v)
-            for k, v in (results or {}).items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool)
-        }
+        values = numeric(results)
         record = {"type": "eval", "split": split, "epoch": self.epoch, "iter": self.global_step}
         self.metrics.write({**record, **values})
         self.metrics.write_scalars(split, values, step=self.global_step)
